@@ -1,0 +1,61 @@
+"""The one settings object. Built at the edge (CLI, SDK constructor, eval run) and passed down.
+
+Explicit constructor arguments win over environment variables (prefix ``FACEGATE_``); the Gemini key is
+also read from ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from tools.settings import EngineSettings
+
+
+def _default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "operator"
+
+
+class Settings(EngineSettings):
+    """All of facegate's settings: the face engine's plus the agent's."""
+
+    model_config = SettingsConfigDict(env_prefix="FACEGATE_", extra="ignore", validate_default=True)
+
+    db_path: Path | None = Field(None, description="SQLite database; default <home>/facegate.db.")
+    checkpoint_path: Path | None = Field(None, description="LangGraph checkpoints; default <home>/threads.db.")
+    policy_file: Path | None = Field(None, description="Purpose catalogue and policy; default the shipped one.")
+    reasoner: Literal["auto", "offline", "gemini"] = "auto"
+    gemini_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("FACEGATE_GEMINI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
+    )
+    gemini_model: str = "gemini-2.5-flash"
+    gemini_base_url: str | None = Field(None, description="Override the API endpoint (tests, proxies).")
+    gemini_timeout_s: float = Field(60.0, gt=0)
+    gemini_max_retries: int = Field(4, ge=0, le=10)
+    gemini_max_backoff_s: float = Field(30.0, gt=0)
+    actor: str = Field(default_factory=_default_actor, description="Who is operating; recorded in the audit log.")
+    max_turn_steps: int = Field(8, ge=1, description="Tool rounds allowed in one turn before the agent stops.")
+    log_level: str = "WARNING"
+    log_json: bool | None = Field(None, description="JSON logs; default: JSON when stderr is not a terminal.")
+
+    @property
+    def resolved_db_path(self) -> Path:
+        return self.db_path or self.home / "facegate.db"
+
+    @property
+    def resolved_checkpoint_path(self) -> Path:
+        return self.checkpoint_path or self.home / "threads.db"
+
+    @property
+    def effective_reasoner(self) -> Literal["offline", "gemini"]:
+        """``auto`` means Gemini when a key is set, else the embedded offline reasoner."""
+        if self.reasoner == "auto":
+            return "gemini" if self.gemini_api_key is not None else "offline"
+        return self.reasoner

@@ -1,0 +1,47 @@
+"""Settings the face engine needs. The agent's :class:`agent.settings.Settings` extends this class, so one
+settings object, built at the edge, is passed down to everything; nothing below the edge reads ``os.environ``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    return Path.home() / ".facegate"
+
+
+class EngineSettings(BaseSettings):
+    """Face-engine settings. Environment variables use the prefix ``FACEGATE_`` (e.g. ``FACEGATE_DETECTOR``)."""
+
+    model_config = SettingsConfigDict(env_prefix="FACEGATE_", extra="ignore", validate_default=True)
+
+    home: Path = Field(default_factory=default_home, description="facegate's own folder: weights, database.")
+    model: str = Field("Dlib", description="DeepFace recognition model name.")
+    detector: str = Field("dlib", description="DeepFace detector backend (dlib, opencv, skip, ...).")
+    metric: Literal["cosine", "euclidean", "euclidean_l2"] = "cosine"
+    threshold: float | None = Field(None, gt=0, description="Override DeepFace's threshold for model+metric.")
+    align: bool = True
+    detect_max_side: int = Field(
+        800, ge=0, description="Detect on a copy downscaled so its longer side is at most this (0: off)."
+    )
+    require_single_face: bool = Field(False, description="Refuse images holding more than one face.")
+    expression_backend: Literal["auto", "deepface", "fer"] = "auto"
+    expression_mirror: bool = Field(True, description="Average expression scores over the face and its mirror.")
+    max_image_bytes: int = Field(40 * 1024 * 1024, gt=0)
+    max_image_pixels: int = Field(64_000_000, gt=0, description="Decompression-bomb guard.")
+    allowed_image_dirs: list[Path] | None = Field(
+        None, description="When set, image paths must lie inside one of these folders."
+    )
+    allow_downloads: bool = Field(
+        False, description="Let DeepFace download missing weights (connected machines only)."
+    )
+    embedding_cache_size: int = Field(4096, ge=0)
+
+    @property
+    def weights_dir(self) -> Path:
+        """Where DeepFace looks for weights: ``$DEEPFACE_HOME/.deepface/weights`` with DEEPFACE_HOME = home."""
+        return self.home / ".deepface" / "weights"
