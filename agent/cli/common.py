@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from agent.settings import Settings
@@ -30,3 +30,14 @@ def print_json(data: Any) -> None:
 def err(message: str) -> None:
     """One diagnostic line on stderr."""
     print(f"facegate: {message}", file=sys.stderr)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments give one line on stderr and exit 2 (argparse would print the whole usage first).
+
+    Sub-parsers created from a parser of this class are of this class too.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        print(f"facegate: usage_error: {self.prog}: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)

@@ -34,7 +34,9 @@ def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from agent.cli.common import OneLineParser
+
+    parser = OneLineParser(
         prog="facegate",
         description="Consent-gated face verification and expression analysis, with a tamper-evident audit log.",
     )

@@ -1,0 +1,134 @@
+"""Consent services shared by the SDK and the CLI: grant (checked against the purpose catalogue), revoke,
+and a readable status of each record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from agent.policy.models import ConsentRecord, Evidence, Policy
+from agent.store import ConsentGrant, Store
+from agent.store.db import iso, utcnow
+from tools.errors import InvalidConsent, UnknownPurpose
+from tools.specs import Capability
+
+ConsentStatus = Literal["active", "revoked", "expired", "incomplete", "pending"]
+
+
+def grant_consent(
+    store: Store,
+    policy: Policy,
+    *,
+    subject_id: str,
+    capabilities: Iterable[Capability | str],
+    purposes: Iterable[str],
+    notice: str | None,
+    evidence_method: str | None,
+    recorded_by: str | None,
+    evidence_reference: str | None = None,
+    expires_at: datetime | None = None,
+    term_days: int | None = None,
+    retention_days: int | None = None,
+    actor: str,
+    now: datetime | None = None,
+) -> ConsentRecord:
+    """Record a consent after checking its purposes against the catalogue.
+
+    Raises:
+        UnknownPurpose: a purpose is not in the catalogue.
+        InvalidConsent: the record lacks notice, purpose, term or evidence, names a capability no one can
+            consent to, or a capability none of its purposes allows.
+    """
+    now = now or utcnow()
+    try:
+        caps = frozenset(Capability(c) for c in capabilities)
+    except ValueError as exc:
+        raise InvalidConsent(f"unknown capability: {exc}") from exc
+    purpose_set = frozenset(p.strip() for p in purposes if p.strip())
+    unknown = sorted(p for p in purpose_set if p not in policy.purposes)
+    if unknown:
+        raise UnknownPurpose(
+            f"unknown purpose {', '.join(unknown)} (known: {', '.join(sorted(policy.purposes))})",
+            purposes=unknown,
+        )
+    allowed = {c for p in purpose_set for c in policy.purposes[p].allowed_capabilities}
+    useless = sorted(c.value for c in caps if c not in allowed)
+    if purpose_set and useless:
+        raise InvalidConsent(
+            f"{', '.join(useless)} is not allowed for {', '.join(sorted(purpose_set))}; the consent would never apply",
+            capabilities=useless,
+        )
+    evidence = (
+        Evidence(method=evidence_method, recorded_by=recorded_by, reference=evidence_reference)
+        if evidence_method and recorded_by
+        else None
+    )
+    try:
+        grant = ConsentGrant(
+            subject_id=subject_id,
+            capabilities=caps,
+            purposes=purpose_set,
+            notice=notice,
+            evidence=evidence,
+            expires_at=expires_at,
+            term_days=term_days,
+            retention_days=retention_days,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise InvalidConsent(f"{field}: {first['msg']}") from exc
+    return store.grant_consent(grant, actor=actor, now=now)
+
+
+def revoke_consent(
+    store: Store,
+    *,
+    subject_id: str,
+    actor: str,
+    consent_id: str | None = None,
+    capability: Capability | str | None = None,
+    now: datetime | None = None,
+    session_id: str | None = None,
+) -> list[ConsentRecord]:
+    """Withdraw consent at once (templates no longer covered are deleted in the same transaction)."""
+    cap = Capability(capability) if capability is not None else None
+    return store.revoke_consent(
+        subject_id, actor=actor, consent_id=consent_id, capability=cap, now=now, session_id=session_id
+    )
+
+
+def consent_status(record: ConsentRecord, now: datetime) -> ConsentStatus:
+    if record.revoked_by(now):
+        return "revoked"
+    if not record.complete:
+        return "incomplete"
+    if record.expired_by(now):
+        return "expired"
+    if record.granted_at > now:
+        return "pending"
+    return "active"
+
+
+def describe_consent(record: ConsentRecord, now: datetime) -> dict[str, Any]:
+    """A JSON-safe view of a record with its status at ``now``."""
+    return {
+        "id": record.id,
+        "subject_id": record.subject_id,
+        "status": consent_status(record, now),
+        "capabilities": sorted(c.value for c in record.capabilities),
+        "purposes": sorted(record.purposes),
+        "notice": record.notice,
+        "evidence": record.evidence.model_dump() if record.evidence else None,
+        "granted_at": iso(record.granted_at),
+        "expires_at": iso(record.expires_at) if record.expires_at else None,
+        "revoked_at": iso(record.revoked_at) if record.revoked_at else None,
+        "retention_days": record.retention_days,
+    }
+
+
+def describe_consents(records: Sequence[ConsentRecord], now: datetime) -> list[dict[str, Any]]:
+    return [describe_consent(r, now) for r in records]

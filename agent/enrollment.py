@@ -1,0 +1,156 @@
+"""Enrollment: storing a face template, only with enrollment consent for the purpose (BIPA 15(a)/(b)).
+
+The decision is taken (and audited) before any face is embedded; the template's expiry is the earlier of the
+retention period and the consent's term; ``facegate retention sweep`` deletes what has run out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from agent.policy import ENROLL_TOOL, ImageRef, Policy, PolicyRequest, decide
+from agent.policy.models import Decision
+from agent.store import Store
+from agent.store.db import utcnow
+from agent.store.models import AuditEvent
+from tools.errors import ConsentRequired, FacegateError, PolicyDenied
+from tools.specs import Capability
+
+
+class _Loaded(Protocol):
+    sha256: str
+
+
+class _Embedding(Protocol):
+    @property
+    def vector(self) -> tuple[float, ...]: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def detector(self) -> str: ...
+    @property
+    def image_sha256(self) -> str: ...
+    @property
+    def faces_in_image(self) -> int: ...
+
+
+class EmbeddingEngine(Protocol):
+    """What enrollment needs of :class:`tools.engine.FaceEngine`."""
+
+    def load(self, source): ...  # type: ignore[no-untyped-def]
+    def embed(self, source, *, require_single_face: bool | None = None): ...  # type: ignore[no-untyped-def]
+
+
+class EnrollmentResult(BaseModel):
+    subject_id: str
+    purpose: str
+    template_id: str
+    model: str
+    detector: str
+    image_sha256: str
+    consent_id: str
+    expires_at: datetime
+    decision: Decision
+
+
+def raise_for_decision(decision: Decision) -> None:
+    """Turn a refusal into the typed error (never into text someone can argue with)."""
+    if decision.outcome == "deny":
+        raise PolicyDenied(decision.reason, rule_id=decision.rule_id)
+    if decision.outcome == "needs_consent":
+        raise ConsentRequired(
+            decision.reason,
+            rule_id=decision.rule_id,
+            missing=[m.model_dump(mode="json") for m in decision.missing],
+        )
+
+
+def enroll(
+    store: Store,
+    engine: EmbeddingEngine,
+    policy: Policy,
+    *,
+    subject_id: str,
+    image: object,
+    purpose: str,
+    actor: str,
+    session_id: str | None = None,
+    now: datetime | None = None,
+) -> EnrollmentResult:
+    """Decide, audit, embed (exactly one face) and store the subject's template.
+
+    Raises:
+        PolicyDenied / ConsentRequired: policy refused (the decision is audited first).
+        ImageInputError / FaceError / ModelError: from the engine (audited as a failed tool run).
+    """
+    now = now or utcnow()
+    loaded = engine.load(image)
+    request = PolicyRequest(
+        tool=ENROLL_TOOL,
+        capability=Capability.ENROLLMENT,
+        purpose=purpose,
+        images=[ImageRef(handle="enrollment_image", sha256=loaded.sha256, subject_id=subject_id)],
+        subject=subject_id,
+        session_id=session_id or "",
+        actor=actor,
+    )
+    consents = store.consents_for(subject_id)
+    decision = decide(request, consents, policy, now)
+    store.record_decision(request, decision, now=now)
+    raise_for_decision(decision)
+
+    try:
+        embedding = engine.embed(loaded, require_single_face=True)
+    except FacegateError as exc:
+        store.audit.append(
+            AuditEvent(
+                kind="tool_run",
+                actor=actor,
+                session_id=session_id,
+                purpose=purpose,
+                subjects=[subject_id],
+                capability=Capability.ENROLLMENT.value,
+                outcome=f"error:{exc.code}",
+                input_hashes=[loaded.sha256],
+                ts=now,
+                summary={"tool": ENROLL_TOOL, "error": exc.code},
+            )
+        )
+        raise
+
+    by_id = {c.id: c for c in consents}
+    basis = [by_id[i] for i in decision.consent_ids if i in by_id]
+    consent = max(basis, key=lambda c: c.expires_at or now)
+    purpose_days = policy.purposes[purpose].retention_days
+    days = min(consent.retention_days or purpose_days, purpose_days)
+    expires_at = now + timedelta(days=days)
+    if consent.expires_at is not None:
+        expires_at = min(expires_at, consent.expires_at)
+    template_id = store.save_template(
+        subject_id,
+        model=embedding.model,
+        detector=embedding.detector,
+        vector=embedding.vector,
+        image_sha256=embedding.image_sha256,
+        expires_at=expires_at,
+        purpose=purpose,
+        consent_id=consent.id,
+        actor=actor,
+        session_id=session_id,
+        now=now,
+        audit_summary={"faces_in_image": embedding.faces_in_image, "policy_hash": policy.hash},
+    )
+    return EnrollmentResult(
+        subject_id=subject_id,
+        purpose=purpose,
+        template_id=template_id,
+        model=embedding.model,
+        detector=embedding.detector,
+        image_sha256=embedding.image_sha256,
+        consent_id=consent.id,
+        expires_at=expires_at,
+        decision=decision,
+    )

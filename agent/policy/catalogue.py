@@ -1,0 +1,86 @@
+"""Loading the purpose catalogue and policy file (YAML, validated by pydantic).
+
+The default ships with the package (``agent/policy/default_policy.yaml``). The sha256 of the file's bytes
+is the policy hash every decision and audit row carries, so anyone can tell later which policy decided.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.policy.models import Policy, Purpose, PurposeContext
+from tools.errors import ConfigError
+from tools.specs import Capability
+
+DEFAULT_POLICY_RESOURCE = "default_policy.yaml"
+
+
+class _PurposeFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str
+    context: PurposeContext
+    allowed_capabilities: list[Capability] = Field(min_length=1)
+    medical_or_safety: bool = False
+    high_risk: bool = False
+    retention_days: int = Field(gt=0)
+    verification_threshold: float | None = Field(default=None, gt=0, lt=2)
+    human_review: bool = False
+
+
+class _PolicyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(min_length=1)
+    sensitive_attributes: list[str] = Field(min_length=1)
+    purposes: dict[str, _PurposeFile] = Field(min_length=1)
+
+
+def default_policy_bytes() -> bytes:
+    return resources.files("agent.policy").joinpath(DEFAULT_POLICY_RESOURCE).read_bytes()
+
+
+def parse_policy(data: bytes, *, source: str) -> Policy:
+    """Validate policy-file bytes into a :class:`Policy`; raises ConfigError naming the problem."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(data)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"policy file {source} is not valid YAML: {exc}", source=source) from exc
+    try:
+        parsed = _PolicyFile.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"policy file {source} is invalid at {where}: {first['msg']}", source=source) from exc
+    purposes = {
+        pid: Purpose(
+            id=pid,
+            **p.model_dump(exclude={"allowed_capabilities"}),
+            allowed_capabilities=frozenset(p.allowed_capabilities),
+        )
+        for pid, p in parsed.purposes.items()
+    }
+    return Policy(
+        version=parsed.version,
+        purposes=purposes,
+        sensitive_attributes=frozenset(a.strip().lower() for a in parsed.sensitive_attributes),
+        hash=hashlib.sha256(data).hexdigest(),
+        source=source,
+    )
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """Load the policy file at ``path``, or the shipped default when ``path`` is None."""
+    if path is None:
+        return parse_policy(default_policy_bytes(), source="default")
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read policy file {path}: {exc.strerror}", path=str(path)) from exc
+    return parse_policy(data, source=str(path))

@@ -1,0 +1,170 @@
+"""The policy package's data: consent records as policy sees them, purposes, requests and decisions.
+
+Pure pydantic models; nothing here touches a database, an image or a model. The store turns its rows into
+:class:`ConsentRecord` objects and passes them to :func:`agent.policy.decide`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tools.specs import Capability
+
+PurposeContext = Literal["commercial", "workplace", "education", "healthcare", "public_space", "security", "research"]
+Outcome = Literal["allow", "deny", "needs_consent"]
+ObligationKind = Literal[
+    "verification_threshold", "human_review", "do_not_retain_probe", "expression_caveat", "record_notice"
+]
+
+
+def _require_aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware (UTC)")
+    return value
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Evidence(_Frozen):
+    """How and by whom a consent was recorded (e.g. a signed form, a click-through, a recorded verbal yes)."""
+
+    method: str = Field(min_length=1)
+    recorded_by: str = Field(min_length=1)
+    reference: str | None = None
+
+
+class ConsentRecord(_Frozen):
+    """One consent as recorded.
+
+    A record lacking notice, purpose, term or evidence is not consent (BIPA 15(b)).
+    """
+
+    id: str
+    subject_id: str
+    capabilities: frozenset[Capability]
+    purposes: frozenset[str]
+    notice: str | None
+    evidence: Evidence | None
+    granted_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None = None
+    retention_days: int | None = None
+
+    _aware = field_validator("granted_at", "expires_at", "revoked_at")(_require_aware)
+
+    def missing_elements(self) -> list[str]:
+        """What this record lacks to count as consent: any of notice, purpose, term, evidence."""
+        missing = []
+        if not (self.notice and self.notice.strip()):
+            missing.append("notice")
+        if not self.purposes:
+            missing.append("purpose")
+        if self.expires_at is None:
+            missing.append("term")
+        if self.evidence is None:
+            missing.append("evidence")
+        return missing
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing_elements()
+
+    def covers(self, capability: Capability, purpose: str) -> bool:
+        return capability in self.capabilities and purpose in self.purposes
+
+    def revoked_by(self, now: datetime) -> bool:
+        return self.revoked_at is not None and self.revoked_at <= now
+
+    def expired_by(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+    def active_at(self, now: datetime) -> bool:
+        """Complete, already granted, not revoked and not expired at ``now``."""
+        return self.complete and self.granted_at <= now and not self.revoked_by(now) and not self.expired_by(now)
+
+
+class Purpose(_Frozen):
+    """A purpose from the catalogue: the context it is pursued in and what it may use."""
+
+    id: str
+    description: str
+    context: PurposeContext
+    allowed_capabilities: frozenset[Capability]
+    medical_or_safety: bool = False
+    high_risk: bool = False
+    retention_days: int = Field(gt=0)
+    verification_threshold: float | None = Field(default=None, gt=0)
+    human_review: bool = False
+
+
+class Policy(_Frozen):
+    """The loaded purpose catalogue and policy file. ``hash`` is the sha256 of the file's bytes."""
+
+    version: str
+    purposes: dict[str, Purpose]
+    sensitive_attributes: frozenset[str]
+    hash: str
+    source: str = "default"
+
+
+class ImageRef(_Frozen):
+    """An image a request touches: its handle, content hash and whose face it is (None: a probe)."""
+
+    handle: str
+    sha256: str
+    subject_id: str | None = None
+
+
+class PolicyRequest(_Frozen):
+    """What someone wants to do. ``tool`` is a tools.specs tool name, or ``"enroll"`` for enrollment."""
+
+    tool: str
+    capability: Capability
+    purpose: str
+    images: list[ImageRef] = Field(default_factory=list)
+    claimed_subject: str | None = None
+    subject: str | None = None
+    requested_attributes: list[str] = Field(default_factory=list)
+    claimed_subject_enrolled: bool = False
+    session_id: str = ""
+    actor: str = "unknown"
+
+
+class Obligation(_Frozen):
+    """Something whoever acts on an ``allow`` must do (a stricter threshold, a human-review flag, ...)."""
+
+    kind: ObligationKind
+    value: float | str | bool | None = None
+
+
+class MissingConsent(_Frozen):
+    """A consent that, once recorded, would let the request go on."""
+
+    subject_id: str
+    capability: Capability
+    purpose: str
+
+
+class Decision(_Frozen):
+    """The policy's answer. ``rule_id`` is stable (see :data:`agent.policy.rules.RULES`)."""
+
+    outcome: Outcome
+    rule_id: str
+    reason: str
+    obligations: list[Obligation] = Field(default_factory=list)
+    missing: list[MissingConsent] = Field(default_factory=list)
+    policy_hash: str
+    consent_ids: list[str] = Field(default_factory=list)  # the records the allow rests on
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome == "allow"
+
+    def obligation(self, kind: ObligationKind) -> Obligation | None:
+        """The first obligation of ``kind``, if any."""
+        return next((o for o in self.obligations if o.kind == kind), None)

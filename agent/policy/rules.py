@@ -1,0 +1,177 @@
+"""The rule table: every rule id :func:`agent.policy.decide` can return, with its legal anchor.
+
+Rule ids are stable (tests, audit rows and evaluations refer to them); add new ones, never rename.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    outcome: Literal["allow", "deny", "needs_consent"]
+    anchor: str
+    description: str
+
+
+CONSENT_ACTIVE = "consent.active"
+CONSENT_MISSING = "consent.missing"
+CONSENT_EXPIRED = "consent.expired"
+CONSENT_REVOKED = "consent.revoked"
+CONSENT_INCOMPLETE = "consent.incomplete"
+PURPOSE_UNKNOWN = "purpose.unknown"
+PURPOSE_CAPABILITY_NOT_ALLOWED = "purpose.capability_not_allowed"
+DISCLOSURE_LLM_IMAGE = "disclosure.llm_image"
+EXPRESSION_WORKPLACE_EDUCATION = "expression.workplace_education"
+EXPRESSION_NOTICE_REQUIRED = "expression.notice_required"
+INFERENCE_SENSITIVE_PROHIBITED = "inference.sensitive_prohibited"
+INFERENCE_NOT_OFFERED = "inference.not_offered"
+IDENTIFICATION_PROHIBITED = "identification.one_to_many_prohibited"
+PROBE_REQUIRES_CLAIMED_IDENTITY = "probe.requires_claimed_enrolled_identity"
+PROBE_NO_CONSENTING_SUBJECT = "probe.no_consenting_subject"
+HIGHRISK_OBLIGATIONS = "highrisk.obligations"
+CONSENT_LOOKUP_ALLOWED = "consent_lookup.allowed"
+CONSENT_LOOKUP_NO_FACE = "consent_lookup.no_face"
+TOOL_NOT_RUNNABLE = "tool.not_runnable"
+TOOL_UNKNOWN = "tool.unknown"
+TOOL_CAPABILITY_MISMATCH = "tool.capability_mismatch"
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        id=CONSENT_ACTIVE,
+        outcome="allow",
+        anchor="GDPR Art. 9(2)(a); BIPA 15(b)",
+        description="Every person pictured has an active, unexpired, complete consent for this capability and purpose.",
+    ),
+    Rule(
+        id=CONSENT_MISSING,
+        outcome="needs_consent",
+        anchor="GDPR Art. 9(2)(a); BIPA 15(b)",
+        description="No consent covers this person, capability and purpose; record one and the run resumes.",
+    ),
+    Rule(
+        id=CONSENT_EXPIRED,
+        outcome="needs_consent",
+        anchor="GDPR Art. 9(2)(a), Art. 5(1)(e); BIPA 15(b)(3)",
+        description="The consent that covered this use ran out (its written term ended).",
+    ),
+    Rule(
+        id=CONSENT_REVOKED,
+        outcome="deny",
+        anchor="GDPR Art. 7(3)",
+        description="The person withdrew consent; it takes effect at once, also inside a running conversation.",
+    ),
+    Rule(
+        id=CONSENT_INCOMPLETE,
+        outcome="needs_consent",
+        anchor="BIPA 15(b); GDPR Art. 7(1)",
+        description="A record lacking notice, purpose, term or evidence does not count as consent.",
+    ),
+    Rule(
+        id=PURPOSE_UNKNOWN,
+        outcome="deny",
+        anchor="GDPR Art. 5(1)(b)",
+        description="The purpose is not in the purpose catalogue.",
+    ),
+    Rule(
+        id=PURPOSE_CAPABILITY_NOT_ALLOWED,
+        outcome="deny",
+        anchor="GDPR Art. 5(1)(b), Art. 5(1)(c)",
+        description="The capability is not allowed for this purpose (purpose limitation).",
+    ),
+    Rule(
+        id=DISCLOSURE_LLM_IMAGE,
+        outcome="needs_consent",
+        anchor="BIPA 15(d); GDPR Art. 9(2)(a)",
+        description="Sending a face image to the LLM is a disclosure that needs its own consent.",
+    ),
+    Rule(
+        id=EXPRESSION_WORKPLACE_EDUCATION,
+        outcome="deny",
+        anchor="EU AI Act Art. 5(1)(f)",
+        description="Emotion recognition is prohibited at the workplace and in education, unless for "
+        "medical or safety reasons.",
+    ),
+    Rule(
+        id=EXPRESSION_NOTICE_REQUIRED,
+        outcome="needs_consent",
+        anchor="EU AI Act Art. 50(3)",
+        description="Expression analysis needs a notice recorded on the consent that covers it; the "
+        "notice is an obligation of every allow.",
+    ),
+    Rule(
+        id=INFERENCE_SENSITIVE_PROHIBITED,
+        outcome="deny",
+        anchor="EU AI Act Art. 5(1)(g); GDPR Art. 9(1)",
+        description="No inference of race, ethnicity, religion, political opinion, sexual orientation, "
+        "health or disability, whatever the consent.",
+    ),
+    Rule(
+        id=INFERENCE_NOT_OFFERED,
+        outcome="deny",
+        anchor="GDPR Art. 5(1)(c)",
+        description="facegate does not infer personal attributes (age, gender, ...) from faces.",
+    ),
+    Rule(
+        id=IDENTIFICATION_PROHIBITED,
+        outcome="deny",
+        anchor="EU AI Act Art. 5(1)(h), Art. 5(1)(e)",
+        description="No one-to-many identification; facegate only verifies one-to-one.",
+    ),
+    Rule(
+        id=PROBE_REQUIRES_CLAIMED_IDENTITY,
+        outcome="deny",
+        anchor="GDPR Art. 9(2)(a), Art. 5(1)(c); BIPA 15(b)",
+        description="A probe of an unregistered person may only be verified one-to-one against a claimed, "
+        "enrolled identity whose consent covers the purpose; the probe is not retained.",
+    ),
+    Rule(
+        id=PROBE_NO_CONSENTING_SUBJECT,
+        outcome="deny",
+        anchor="GDPR Art. 9(2)(a); BIPA 15(b)",
+        description="The face belongs to no registered, consenting person (a probe with no claimed identity).",
+    ),
+    Rule(
+        id=HIGHRISK_OBLIGATIONS,
+        outcome="allow",
+        anchor="EU AI Act Art. 14, Art. 26; GDPR Art. 35",
+        description="High-risk purposes are allowed with obligations: a stricter threshold and human review.",
+    ),
+    Rule(
+        id=CONSENT_LOOKUP_ALLOWED,
+        outcome="allow",
+        anchor="GDPR Art. 7(1), Art. 15",
+        description="Reading the consent registry about a subject processes no biometric data.",
+    ),
+    Rule(
+        id=CONSENT_LOOKUP_NO_FACE,
+        outcome="deny",
+        anchor="GDPR Art. 5(1)(c)",
+        description="A consent lookup names a subject id; it never takes a face.",
+    ),
+    Rule(
+        id=TOOL_NOT_RUNNABLE,
+        outcome="deny",
+        anchor="facegate scope",
+        description="The tool is declared only so that it can be refused; there is no implementation.",
+    ),
+    Rule(
+        id=TOOL_UNKNOWN,
+        outcome="deny",
+        anchor="facegate scope",
+        description="No such tool.",
+    ),
+    Rule(
+        id=TOOL_CAPABILITY_MISMATCH,
+        outcome="deny",
+        anchor="facegate scope",
+        description="The request's capability is not the one the tool declares.",
+    ),
+)
+
+RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}

@@ -1,0 +1,35 @@
+"""The SQLite store: subjects, consents, face templates and the hash-chained audit log."""
+
+from agent.store.audit import AuditLog, canonical_json, chain_hash
+from agent.store.migrations import GENESIS_HASH, MIGRATIONS
+from agent.store.models import (
+    AuditEntry,
+    AuditEvent,
+    AuditVerifyReport,
+    ConsentGrant,
+    SubjectInfo,
+    SweepReport,
+    Template,
+    TemplateInfo,
+    decision_event,
+)
+from agent.store.store import Store, open_store
+
+__all__ = [
+    "GENESIS_HASH",
+    "MIGRATIONS",
+    "AuditEntry",
+    "AuditEvent",
+    "AuditLog",
+    "AuditVerifyReport",
+    "ConsentGrant",
+    "Store",
+    "SubjectInfo",
+    "SweepReport",
+    "Template",
+    "TemplateInfo",
+    "canonical_json",
+    "chain_hash",
+    "decision_event",
+    "open_store",
+]

@@ -1,0 +1,128 @@
+"""One SQLite connection with WAL, a busy timeout, foreign keys, numbered migrations and re-entrant
+``BEGIN IMMEDIATE`` transactions (concurrent writers in several processes queue instead of forking state)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from agent.store.migrations import MIGRATIONS
+from tools.errors import MigrationError, StoreError
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def iso(dt: datetime) -> str:
+    """UTC ISO-8601 with microseconds: one fixed width, so text order is time order in SQL."""
+    if dt.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Database:
+    """A connection plus the lock and transaction discipline every store operation uses."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves; sqlite3's implicit BEGIN is DEFERRED,
+            # which lets two writers read the same chain head and then fail or fork.
+            self.conn = sqlite3.connect(
+                str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+            self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"cannot put {path} in WAL mode (got {mode})", path=str(path))
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {path}: {exc}", path=str(path)) from exc
+        self._lock = threading.RLock()
+        self._depth = 0
+        self.migrate()
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; rolls back on any error. Nested use joins the outer one."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self.conn
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"database busy or unavailable: {exc}") from exc
+            self._depth = 1
+            try:
+                yield self.conn
+            except BaseException:
+                self._depth = 0
+                self.conn.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self.conn.execute("ROLLBACK")
+                raise StoreError(f"commit failed: {exc}") from exc
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self.conn
+
+    def migrate(self) -> list[int]:
+        """Apply missing migrations in order; idempotent. Returns the numbers applied now."""
+        applied_now: list[int] = []
+        try:
+            with self.transaction() as conn:
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+                )
+                done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+                known = {n for n, _ in MIGRATIONS}
+                if done - known:
+                    raise MigrationError(
+                        f"database {self.path} has schema version {max(done)}, newer than facegate knows ({max(known)})"
+                    )
+                for number, statements in MIGRATIONS:
+                    if number in done:
+                        continue
+                    for statement in statements:
+                        conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                        (number, iso(utcnow())),
+                    )
+                    applied_now.append(number)
+        except sqlite3.Error as exc:
+            raise MigrationError(f"migrating {self.path} failed: {exc}") from exc
+        return applied_now
+
+    def schema_version(self) -> int:
+        with self.reading() as conn:
+            row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0)

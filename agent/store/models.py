@@ -1,0 +1,228 @@
+"""The store's data: consent grants as callers submit them, templates, audit events and reports."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from agent.policy.models import Decision, Evidence, PolicyRequest
+from tools.errors import InvalidConsent
+from tools.specs import CONSENTABLE, Capability
+
+SUBJECT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+_SUBJECT_RE = re.compile(SUBJECT_ID_PATTERN)
+
+AuditKind = Literal[
+    "decision",
+    "tool_run",
+    "consent_grant",
+    "consent_revoke",
+    "enrollment",
+    "erasure",
+    "retention_sweep",
+    "eval_run",
+    "session",
+    "subject_export",
+]
+
+
+def check_subject_id(value: str) -> str:
+    """Subject ids are short, printable and free of whitespace (they appear in CLI output and audit rows)."""
+    if not _SUBJECT_RE.match(value):
+        raise ValueError(
+            f"invalid subject id {value!r}: use 1-128 letters, digits and . _ : @ - (starting with a letter or digit)"
+        )
+    return value
+
+
+class ConsentGrant(BaseModel):
+    """A consent to record. ``expires_at`` or ``term_days`` gives the term; one of them is required."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject_id: str
+    capabilities: frozenset[Capability]
+    purposes: frozenset[str]
+    notice: str | None = None
+    evidence: Evidence | None = None
+    expires_at: datetime | None = None
+    term_days: int | None = Field(default=None, gt=0)
+    retention_days: int | None = Field(default=None, gt=0)
+
+    _subject = field_validator("subject_id")(check_subject_id)
+
+    @field_validator("expires_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("expires_at must be timezone-aware")
+        return value
+
+    def resolved_expiry(self, now: datetime) -> datetime | None:
+        if self.expires_at is not None:
+            return self.expires_at
+        if self.term_days is not None:
+            return now + timedelta(days=self.term_days)
+        return None
+
+    def check_complete(self, now: datetime) -> datetime:
+        """Raise InvalidConsent unless this grant is consent (BIPA 15(b)); returns the expiry."""
+        missing = []
+        if not self.capabilities:
+            missing.append("capability")
+        if not self.purposes or not all(p.strip() for p in self.purposes):
+            missing.append("purpose")
+        if not (self.notice and self.notice.strip()):
+            missing.append("notice")
+        if self.evidence is None:
+            missing.append("evidence")
+        expiry = self.resolved_expiry(now)
+        if expiry is None:
+            missing.append("term (expires_at or term_days)")
+        if missing:
+            raise InvalidConsent(
+                f"not a valid consent: missing {', '.join(missing)}", missing=missing, subject=self.subject_id
+            )
+        assert expiry is not None
+        never = sorted(c.value for c in self.capabilities - CONSENTABLE)
+        if never:
+            raise InvalidConsent(f"no one can consent to {', '.join(never)}", capabilities=never)
+        if expiry <= now:
+            raise InvalidConsent("the consent's term has already ended", expires_at=expiry.isoformat())
+        return expiry
+
+
+class TemplateInfo(BaseModel):
+    """A stored face template's metadata (no vector)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    subject_id: str
+    model: str
+    detector: str
+    dim: int
+    template_sha256: str
+    image_sha256: str
+    purpose: str | None
+    consent_id: str | None
+    created_at: datetime
+    expires_at: datetime
+
+
+class Template(TemplateInfo):
+    """A stored template with its vector. The vector is biometric data: excluded from repr and dumps."""
+
+    vector: tuple[float, ...] = Field(repr=False, exclude=True)
+
+
+class SubjectInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    created_at: datetime
+    erased_at: datetime | None
+
+
+def _no_biometrics(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        raise ValueError("audit summaries never hold raw bytes (pixels, embeddings)")
+    if isinstance(value, list | tuple):
+        if len(value) > 32 and all(isinstance(v, float) for v in value):
+            raise ValueError("audit summaries never hold embedding vectors")
+        for v in value:
+            _no_biometrics(v, depth + 1)
+    if isinstance(value, dict):
+        for v in value.values():
+            _no_biometrics(v, depth + 1)
+    if isinstance(value, str) and len(value) > 4096:
+        raise ValueError("audit summary strings are capped at 4096 characters (no base64 images)")
+    return value
+
+
+class AuditEvent(BaseModel):
+    """One thing that happened. Never pixels or embeddings: inputs appear only as content hashes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: AuditKind
+    actor: str
+    session_id: str | None = None
+    purpose: str | None = None
+    subjects: list[str] = Field(default_factory=list)
+    capability: str | None = None
+    outcome: str | None = None
+    rule_id: str | None = None
+    policy_hash: str | None = None
+    input_hashes: list[str] = Field(default_factory=list)
+    summary: dict[str, Any] = Field(default_factory=dict)
+    ts: datetime | None = Field(default=None, description="When it happened; default: the time of appending.")
+
+    @field_validator("summary")
+    @classmethod
+    def _summary_safe(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _no_biometrics(value)  # type: ignore[no-any-return]
+
+
+class AuditEntry(AuditEvent):
+    """An appended event with its place in the chain."""
+
+    seq: int
+    ts: datetime  # type: ignore[assignment]
+    prev_hash: str
+    row_hash: str
+
+
+class AuditVerifyReport(BaseModel):
+    ok: bool
+    rows: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+    head_hash: str
+    elapsed_ms: float = 0.0
+
+
+class SweepReport(BaseModel):
+    templates_deleted: int
+    subjects: list[str]
+    audit_seq: int
+
+
+def decision_event(
+    request: PolicyRequest,
+    decision: Decision,
+    *,
+    ts: datetime | None = None,
+    summary: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """The audit row of a policy decision: who asked what, for whom, and which rule answered."""
+    subjects: list[str] = []
+    for name in [*(i.subject_id for i in request.images), request.claimed_subject, request.subject]:
+        if name and name not in subjects:
+            subjects.append(name)
+    return AuditEvent(
+        kind="decision",
+        actor=request.actor,
+        session_id=request.session_id or None,
+        purpose=request.purpose,
+        subjects=subjects,
+        capability=request.capability.value,
+        outcome=decision.outcome,
+        rule_id=decision.rule_id,
+        policy_hash=decision.policy_hash,
+        input_hashes=[i.sha256 for i in request.images],
+        ts=ts,
+        summary={
+            "tool": request.tool,
+            "reason": decision.reason,
+            "obligations": [o.model_dump(mode="json") for o in decision.obligations],
+            "missing": [m.model_dump(mode="json") for m in decision.missing],
+            "consent_ids": decision.consent_ids,
+            "probes": sum(1 for i in request.images if i.subject_id is None),
+            **({"requested_attributes": request.requested_attributes} if request.requested_attributes else {}),
+            **(summary or {}),
+        },
+    )

@@ -1,0 +1,534 @@
+"""The consent registry, face templates and the audit chain in one SQLite file.
+
+Every change to consents or templates writes its audit row in the SAME transaction, so the registry and the
+log never disagree and nothing half-written survives an error or a killed process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import sys
+import uuid
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agent.policy.models import ConsentRecord, Decision, Evidence, PolicyRequest
+from agent.store.audit import AuditLog
+from agent.store.db import Database, iso, parse_iso, utcnow
+from agent.store.models import (
+    AuditEntry,
+    AuditEvent,
+    ConsentGrant,
+    SubjectInfo,
+    SweepReport,
+    Template,
+    TemplateInfo,
+)
+from tools.errors import ConsentRequired, NotFoundError, StoreError, UserError
+from tools.specs import Capability
+
+_CONSENT_COLS = (
+    "id, subject_id, capabilities, purposes, notice, evidence, granted_at, expires_at, revoked_at, retention_days"
+)
+_TEMPLATE_COLS = (
+    "id, subject_id, model, detector, dim, template_sha256, image_sha256, purpose, consent_id, created_at, expires_at"
+)
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+def vector_to_blob(vector: Sequence[float]) -> bytes:
+    """float32, little-endian."""
+    arr = array("f", vector)
+    if sys.byteorder == "big":  # pragma: no cover
+        arr.byteswap()
+    return arr.tobytes()
+
+
+def blob_to_vector(blob: bytes) -> tuple[float, ...]:
+    arr = array("f")
+    arr.frombytes(blob)
+    if sys.byteorder == "big":  # pragma: no cover
+        arr.byteswap()
+    return tuple(arr)
+
+
+def _consent_from_row(row: Sequence[Any]) -> ConsentRecord:
+    evidence = json.loads(row[5]) if row[5] else None
+    return ConsentRecord(
+        id=row[0],
+        subject_id=row[1],
+        capabilities=frozenset(Capability(c) for c in json.loads(row[2])),
+        purposes=frozenset(json.loads(row[3])),
+        notice=row[4],
+        evidence=Evidence(**evidence) if evidence else None,
+        granted_at=parse_iso(row[6]),  # type: ignore[arg-type]
+        expires_at=parse_iso(row[7]),
+        revoked_at=parse_iso(row[8]),
+        retention_days=row[9],
+    )
+
+
+def _template_info_from_row(row: Sequence[Any]) -> dict[str, Any]:
+    keys = [k.strip() for k in _TEMPLATE_COLS.split(",")]
+    data = dict(zip(keys, row, strict=True))
+    data["created_at"] = parse_iso(data["created_at"])
+    data["expires_at"] = parse_iso(data["expires_at"])
+    return data
+
+
+class Store:
+    """Subjects, consents, templates and the audit log. One connection; safe across processes (WAL +
+    ``BEGIN IMMEDIATE``) and across threads of one process (a lock)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.audit = AuditLog(db)
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open (creating and migrating when needed) the database at ``path``."""
+        return cls(Database(Path(path)))
+
+    @property
+    def path(self) -> Path:
+        return self._db.path
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Group several store calls into one all-or-nothing transaction."""
+        with self._db.transaction() as conn:
+            yield conn
+
+    def schema_version(self) -> int:
+        return self._db.schema_version()
+
+    # --- subjects ---------------------------------------------------------------------------------------
+
+    def get_subject(self, subject_id: str) -> SubjectInfo | None:
+        with self._db.reading() as conn:
+            row = conn.execute("SELECT id, created_at, erased_at FROM subjects WHERE id = ?", (subject_id,)).fetchone()
+        if row is None:
+            return None
+        return SubjectInfo(id=row[0], created_at=parse_iso(row[1]), erased_at=parse_iso(row[2]))  # type: ignore[arg-type]
+
+    def require_subject(self, subject_id: str) -> SubjectInfo:
+        info = self.get_subject(subject_id)
+        if info is None:
+            raise NotFoundError(f"unknown subject {subject_id!r}", subject=subject_id)
+        return info
+
+    def list_subjects(self) -> list[SubjectInfo]:
+        with self._db.reading() as conn:
+            rows = conn.execute("SELECT id, created_at, erased_at FROM subjects ORDER BY id").fetchall()
+        return [SubjectInfo(id=r[0], created_at=parse_iso(r[1]), erased_at=parse_iso(r[2])) for r in rows]  # type: ignore[arg-type]
+
+    def record_decision(
+        self,
+        request: PolicyRequest,
+        decision: Decision,
+        *,
+        now: datetime | None = None,
+        summary: dict[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Append the audit row of a policy decision (see :func:`agent.store.models.decision_event`)."""
+        from agent.store.models import decision_event
+
+        return self.audit.append(decision_event(request, decision, ts=now, summary=summary))
+
+    # --- consents ---------------------------------------------------------------------------------------
+
+    def grant_consent(self, grant: ConsentGrant, *, actor: str, now: datetime | None = None) -> ConsentRecord:
+        """Record a consent (raises InvalidConsent when it lacks notice, purpose, term or evidence)."""
+        now = now or utcnow()
+        expires = grant.check_complete(now)
+        record = ConsentRecord(
+            id=_new_id("c"),
+            subject_id=grant.subject_id,
+            capabilities=grant.capabilities,
+            purposes=frozenset(p.strip() for p in grant.purposes),
+            notice=grant.notice.strip() if grant.notice else None,
+            evidence=grant.evidence,
+            granted_at=now,
+            expires_at=expires,
+            retention_days=grant.retention_days,
+        )
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO subjects (id, created_at) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET erased_at = NULL",
+                (record.subject_id, iso(now)),
+            )
+            self._insert_consent(conn, record, actor=actor)
+            self.audit.append(
+                AuditEvent(
+                    kind="consent_grant",
+                    actor=actor,
+                    purpose=next(iter(record.purposes)) if len(record.purposes) == 1 else None,
+                    subjects=[record.subject_id],
+                    capability=",".join(sorted(c.value for c in record.capabilities)),
+                    outcome="granted",
+                    ts=now,
+                    summary={
+                        "consent_id": record.id,
+                        "capabilities": sorted(c.value for c in record.capabilities),
+                        "purposes": sorted(record.purposes),
+                        "notice": record.notice,
+                        "evidence": record.evidence.model_dump() if record.evidence else None,
+                        "expires_at": iso(expires),
+                        "retention_days": record.retention_days,
+                    },
+                )
+            )
+        return record
+
+    def _insert_consent(
+        self, conn: sqlite3.Connection, record: ConsentRecord, *, actor: str, derived_from: str | None = None
+    ) -> None:
+        conn.execute(
+            "INSERT INTO consents (id, subject_id, capabilities, purposes, notice, evidence, granted_at, "
+            "expires_at, revoked_at, retention_days, recorded_by_actor, derived_from) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.id,
+                record.subject_id,
+                json.dumps(sorted(c.value for c in record.capabilities)),
+                json.dumps(sorted(record.purposes)),
+                record.notice,
+                record.evidence.model_dump_json() if record.evidence else None,
+                iso(record.granted_at),
+                iso(record.expires_at) if record.expires_at else None,
+                iso(record.revoked_at) if record.revoked_at else None,
+                record.retention_days,
+                actor,
+                derived_from,
+            ),
+        )
+
+    def consents_for(self, subject_id: str) -> list[ConsentRecord]:
+        """Every consent record of a subject (active or not), oldest first."""
+        return self.consents_for_many([subject_id])
+
+    def consents_for_many(self, subject_ids: Iterable[str]) -> list[ConsentRecord]:
+        ids = sorted(set(subject_ids))
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                f"SELECT {_CONSENT_COLS} FROM consents WHERE subject_id IN ({marks}) ORDER BY granted_at, id",
+                ids,
+            ).fetchall()
+        return [_consent_from_row(r) for r in rows]
+
+    def get_consent(self, consent_id: str) -> ConsentRecord:
+        with self._db.reading() as conn:
+            row = conn.execute(f"SELECT {_CONSENT_COLS} FROM consents WHERE id = ?", (consent_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"unknown consent {consent_id!r}", consent_id=consent_id)
+        return _consent_from_row(row)
+
+    def revoke_consent(
+        self,
+        subject_id: str,
+        *,
+        actor: str,
+        consent_id: str | None = None,
+        capability: Capability | None = None,
+        now: datetime | None = None,
+        session_id: str | None = None,
+    ) -> list[ConsentRecord]:
+        """Withdraw consent at once. Returns the records revoked.
+
+        With ``consent_id``: that record. With ``capability``: that capability in every live record (the rest
+        of such a record is re-recorded as a new record, so withdrawing one use does not withdraw others).
+        With neither: every live record. When no live enrollment consent is left for a template's purpose, the
+        subject's templates are deleted in the same transaction.
+        """
+        now = now or utcnow()
+        capability = Capability(capability) if capability is not None else None
+        self.require_subject(subject_id)
+        with self._db.transaction() as conn:
+            rows = conn.execute(
+                f"SELECT {_CONSENT_COLS} FROM consents WHERE subject_id = ? AND revoked_at IS NULL "
+                "ORDER BY granted_at, id",
+                (subject_id,),
+            ).fetchall()
+            live = [r for r in (_consent_from_row(row) for row in rows) if not r.expired_by(now)]
+            if consent_id is not None:
+                targets = [r for r in live if r.id == consent_id]
+                if not targets:
+                    raise NotFoundError(
+                        f"no live consent {consent_id!r} of subject {subject_id!r} to revoke",
+                        consent_id=consent_id,
+                    )
+                if capability is not None and capability not in targets[0].capabilities:
+                    raise UserError(f"consent {consent_id!r} does not grant {capability.value}")
+            elif capability is not None:
+                targets = [r for r in live if capability in r.capabilities]
+            else:
+                targets = live
+            if not targets:
+                what = f" to {capability.value}" if capability else ""
+                raise NotFoundError(f"subject {subject_id!r} has no live consent{what} to revoke", subject=subject_id)
+            revoked: list[ConsentRecord] = []
+            successors: list[str] = []
+            for record in targets:
+                conn.execute(
+                    "UPDATE consents SET revoked_at = ?, revoked_by = ? WHERE id = ?",
+                    (iso(now), actor, record.id),
+                )
+                revoked.append(record.model_copy(update={"revoked_at": now}))
+                remaining = record.capabilities - {capability} if capability is not None else frozenset()
+                if remaining:
+                    successor = record.model_copy(update={"id": _new_id("c"), "capabilities": remaining})
+                    self._insert_consent(conn, successor, actor=actor, derived_from=record.id)
+                    successors.append(successor.id)
+            deleted = self._delete_uncovered_templates(conn, subject_id, now)
+            self.audit.append(
+                AuditEvent(
+                    kind="consent_revoke",
+                    actor=actor,
+                    session_id=session_id,
+                    subjects=[subject_id],
+                    capability=capability.value if capability else None,
+                    outcome="revoked",
+                    ts=now,
+                    summary={
+                        "consent_ids": [r.id for r in revoked],
+                        "successor_consent_ids": successors,
+                        "templates_deleted": deleted,
+                    },
+                )
+            )
+        return revoked
+
+    # --- templates --------------------------------------------------------------------------------------
+
+    def save_template(
+        self,
+        subject_id: str,
+        *,
+        model: str,
+        detector: str,
+        vector: Sequence[float],
+        image_sha256: str,
+        expires_at: datetime,
+        purpose: str | None = None,
+        consent_id: str | None = None,
+        actor: str = "system",
+        session_id: str | None = None,
+        now: datetime | None = None,
+        audit_summary: dict[str, Any] | None = None,
+    ) -> str:
+        """Store (or replace) the subject's template for ``model``+``detector``; returns its id.
+
+        With ``consent_id``, the consent is re-checked inside the transaction (a revocation that raced the
+        enrollment wins).
+        """
+        now = now or utcnow()
+        if not vector:
+            raise UserError("empty template vector")
+        blob = vector_to_blob(vector)
+        template_sha = hashlib.sha256(blob).hexdigest()
+        template_id = _new_id("t")
+        with self._db.transaction() as conn:
+            subject = conn.execute("SELECT erased_at FROM subjects WHERE id = ?", (subject_id,)).fetchone()
+            if subject is None:
+                raise NotFoundError(f"unknown subject {subject_id!r}", subject=subject_id)
+            if consent_id is not None:
+                row = conn.execute(f"SELECT {_CONSENT_COLS} FROM consents WHERE id = ?", (consent_id,)).fetchone()
+                record = _consent_from_row(row) if row else None
+                if (
+                    record is None
+                    or record.subject_id != subject_id
+                    or not record.active_at(now)
+                    or Capability.ENROLLMENT not in record.capabilities
+                    or (purpose is not None and purpose not in record.purposes)
+                ):
+                    raise ConsentRequired(
+                        f"consent {consent_id!r} no longer allows enrolling {subject_id!r}",
+                        subject=subject_id,
+                    )
+            replaced = conn.execute(
+                "DELETE FROM templates WHERE subject_id = ? AND model = ? AND detector = ?",
+                (subject_id, model, detector),
+            ).rowcount
+            conn.execute(
+                f"INSERT INTO templates ({_TEMPLATE_COLS}, vector) VALUES ({', '.join('?' * 12)})",
+                (
+                    template_id,
+                    subject_id,
+                    model,
+                    detector,
+                    len(vector),
+                    template_sha,
+                    image_sha256,
+                    purpose,
+                    consent_id,
+                    iso(now),
+                    iso(expires_at),
+                    blob,
+                ),
+            )
+            self.audit.append(
+                AuditEvent(
+                    kind="enrollment",
+                    actor=actor,
+                    session_id=session_id,
+                    purpose=purpose,
+                    subjects=[subject_id],
+                    capability=Capability.ENROLLMENT.value,
+                    outcome="enrolled",
+                    input_hashes=[image_sha256],
+                    ts=now,
+                    summary={
+                        "template_id": template_id,
+                        "template_sha256": template_sha,
+                        "model": model,
+                        "detector": detector,
+                        "dim": len(vector),
+                        "consent_id": consent_id,
+                        "expires_at": iso(expires_at),
+                        "replaced": bool(replaced),
+                        **(audit_summary or {}),
+                    },
+                )
+            )
+        return template_id
+
+    def get_template(
+        self, subject_id: str, *, model: str, detector: str, now: datetime | None = None
+    ) -> Template | None:
+        """The subject's template for ``model``+``detector``; None when absent or past its retention at
+        ``now`` (a template awaiting the retention sweep is never used)."""
+        with self._db.reading() as conn:
+            row = conn.execute(
+                f"SELECT {_TEMPLATE_COLS}, vector FROM templates "
+                "WHERE subject_id = ? AND model = ? AND detector = ? AND expires_at > ?",
+                (subject_id, model, detector, iso(now or utcnow())),
+            ).fetchone()
+        if row is None:
+            return None
+        return Template(**_template_info_from_row(row[:-1]), vector=blob_to_vector(row[-1]))
+
+    def has_template(self, subject_id: str, *, model: str, detector: str, now: datetime | None = None) -> bool:
+        """Whether a usable (unexpired) template exists: what ``claimed_subject_enrolled`` should say."""
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM templates WHERE subject_id = ? AND model = ? AND detector = ? AND expires_at > ?",
+                (subject_id, model, detector, iso(now or utcnow())),
+            ).fetchone()
+        return row is not None
+
+    def templates_for(self, subject_id: str, *, with_vectors: bool = False) -> list[TemplateInfo]:
+        """A subject's templates (metadata only unless ``with_vectors``)."""
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                f"SELECT {_TEMPLATE_COLS}, vector FROM templates WHERE subject_id = ? ORDER BY created_at",
+                (subject_id,),
+            ).fetchall()
+        if with_vectors:
+            return [Template(**_template_info_from_row(r[:-1]), vector=blob_to_vector(r[-1])) for r in rows]
+        return [TemplateInfo(**_template_info_from_row(r[:-1])) for r in rows]
+
+    def _delete_uncovered_templates(self, conn: sqlite3.Connection, subject_id: str, now: datetime) -> int:
+        """Delete the subject's templates past retention or no longer covered by a live enrollment consent."""
+        rows = conn.execute(f"SELECT {_CONSENT_COLS} FROM consents WHERE subject_id = ?", (subject_id,)).fetchall()
+        enrolling = [
+            r for r in map(_consent_from_row, rows) if r.active_at(now) and Capability.ENROLLMENT in r.capabilities
+        ]
+        covered = {p for r in enrolling for p in r.purposes}
+        deleted = 0
+        for tid, purpose, expires in conn.execute(
+            "SELECT id, purpose, expires_at FROM templates WHERE subject_id = ?", (subject_id,)
+        ).fetchall():
+            keep = (covered if purpose is None else purpose in covered) and expires > iso(now)
+            if not keep:
+                conn.execute("DELETE FROM templates WHERE id = ?", (tid,))
+                deleted += 1
+        return deleted
+
+    def sweep_retention(self, *, actor: str, now: datetime | None = None) -> SweepReport:
+        """Delete templates past retention or no longer covered by a live enrollment consent (BIPA 15(a))."""
+        now = now or utcnow()
+        with self._db.transaction() as conn:
+            subjects = [r[0] for r in conn.execute("SELECT DISTINCT subject_id FROM templates ORDER BY subject_id")]
+            per_subject = {s: self._delete_uncovered_templates(conn, s, now) for s in subjects}
+            affected = [s for s, n in per_subject.items() if n]
+            total = sum(per_subject.values())
+            entry = self.audit.append(
+                AuditEvent(
+                    kind="retention_sweep",
+                    actor=actor,
+                    subjects=affected,
+                    outcome=f"deleted {total} template(s)",
+                    ts=now,
+                    summary={
+                        "templates_deleted": total,
+                        "per_subject": {s: per_subject[s] for s in affected},
+                    },
+                )
+            )
+        return SweepReport(templates_deleted=total, subjects=affected, audit_seq=entry.seq)
+
+    # --- erasure ----------------------------------------------------------------------------------------
+
+    def erase_subject(
+        self,
+        subject_id: str,
+        *,
+        actor: str,
+        now: datetime | None = None,
+        extra_summary: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Delete the subject's templates, withdraw every live consent and leave a tombstone.
+
+        Consent records stay (they prove what was agreed, GDPR Art. 7(1)); audit rows stay and hold no
+        biometric data.
+        """
+        now = now or utcnow()
+        self.require_subject(subject_id)
+        with self._db.transaction() as conn:
+            templates = conn.execute("DELETE FROM templates WHERE subject_id = ?", (subject_id,)).rowcount
+            revoked = conn.execute(
+                "UPDATE consents SET revoked_at = ?, revoked_by = ? WHERE subject_id = ? AND revoked_at IS NULL",
+                (iso(now), actor, subject_id),
+            ).rowcount
+            conn.execute("UPDATE subjects SET erased_at = ? WHERE id = ?", (iso(now), subject_id))
+            summary = {"templates_deleted": templates, "consents_revoked": revoked, **(extra_summary or {})}
+            entry = self.audit.append(
+                AuditEvent(
+                    kind="erasure",
+                    actor=actor,
+                    subjects=[subject_id],
+                    outcome="erased",
+                    ts=now,
+                    summary=summary,
+                )
+            )
+        return {**summary, "subject": subject_id, "erased_at": iso(now), "audit_seq": entry.seq}
+
+
+def open_store(path: Path) -> Store:
+    """Alias of :meth:`Store.open` for callers that prefer a function."""
+    try:
+        return Store.open(path)
+    except sqlite3.Error as exc:  # pragma: no cover - Database translates its own errors
+        raise StoreError(f"cannot open {path}: {exc}") from exc

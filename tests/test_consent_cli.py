@@ -1,0 +1,189 @@
+"""The consent, enrollment, subject, retention, audit and policy commands, run in-process."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from agent.cli.main import main
+from agent.policy import RULES
+from tests.photos import photo
+
+GRANT = [
+    "consent",
+    "grant",
+    "alice",
+    "--capability",
+    "face_verification",
+    "--capability",
+    "enrollment",
+    "--purpose",
+    "access_control",
+    "--notice",
+    "v1: door access",
+    "--evidence-method",
+    "signed_form",
+    "--recorded-by",
+    "bob",
+    "--actor",
+    "bob",
+]
+
+
+@pytest.fixture
+def run(tmp_path: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    def _run(*argv: str) -> tuple[int, str, str]:
+        code = main(["--home", str(tmp_path), *argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run
+
+
+def _rows(tmp_path: Path, table: str) -> int:
+    if not (tmp_path / "facegate.db").exists():
+        return 0
+    return sqlite3.connect(tmp_path / "facegate.db").execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+def test_grant_list_show_revoke(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(*GRANT, "--expires", "2099-01-01", "--json")
+    assert code == 0
+    granted = json.loads(out)
+    assert granted["status"] == "active" and granted["expires_at"].startswith("2099-01-01T00:00:00")
+    assert granted["evidence"] == {"method": "signed_form", "recorded_by": "bob", "reference": None}
+    code, out, _ = run("consent", "list", "--json")
+    assert code == 0 and [c["id"] for c in json.loads(out)] == [granted["id"]]
+    code, out, _ = run("consent", "show", granted["id"])
+    assert code == 0 and "signed_form" in out
+    code, out, _ = run("consent", "revoke", "alice", "--capability", "enrollment", "--json")
+    assert code == 0 and json.loads(out)["revoked"][0]["id"] == granted["id"]
+    code, out, _ = run("consent", "list", "alice", "--active", "--json")
+    assert [c["capabilities"] for c in json.loads(out)] == [["face_verification"]]
+    code, out, _ = run("audit", "show", "--subject", "alice")
+    assert code == 0 and "consent_grant" in out and "consent_revoke" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        (["--term-days", "30", "--notice", ""], 2, "missing notice"),
+        (["--term-days", "30", "--evidence-method", ""], 2, "evidence"),
+        ([], 2, "term"),
+        (["--expires", "next tuesday"], 2, "--expires"),
+        (["--expires", "2001-01-01"], 2, "ended"),
+        (["--term-days", "30", "--purpose", "fun"], 2, "unknown purpose"),
+        (["--term-days", "0"], 2, "term_days"),
+    ],
+)
+def test_bad_grants_get_one_line_and_write_nothing(run, tmp_path: Path, args, code, fragment) -> None:  # type: ignore[no-untyped-def]
+    got, _out, err = run(*GRANT, *args)
+    assert got == code
+    assert len(err.strip().splitlines()) == 1 and fragment in err, err
+    assert _rows(tmp_path, "consents") == 0 and _rows(tmp_path, "audit_log") == 0
+
+
+def test_capability_the_purpose_does_not_allow_is_refused(run) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run(
+        "consent",
+        "grant",
+        "alice",
+        "--capability",
+        "expression_analysis",
+        "--purpose",
+        "access_control",
+        "--notice",
+        "n",
+        "--evidence-method",
+        "m",
+        "--recorded-by",
+        "r",
+        "--term-days",
+        "3",
+    )
+    assert code == 2 and "never apply" in err
+
+
+def test_errors_for_unknown_things(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("consent", "revoke", "nobody")[0] == 2
+    assert run("consent", "show", "c_nope")[0] == 2
+    assert run("subject", "export", "nobody")[0] == 2
+    code, _, err = run("subject", "erase", "nobody")
+    assert code == 2 and err.startswith("facegate: not_found")
+
+
+def test_subject_export_and_erase(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run(*GRANT, "--term-days", "30")
+    out_file = tmp_path / "alice.json"
+    assert run("subject", "export", "alice", "-o", str(out_file))[0] == 0
+    assert json.loads(out_file.read_text())["subject"]["id"] == "alice"
+    code, out, _ = run("subject", "erase", "alice", "--json")
+    assert code == 0 and json.loads(out)["consents_revoked"] == 1
+    code, out, _ = run("subject", "list")
+    assert "erased" in out
+    assert run("retention", "sweep")[0] == 0
+    code, out, _ = run("audit", "verify", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["ok"] and report["rows"] == 4  # grant, export, erasure, sweep
+
+
+def test_policy_commands(run) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run("policy", "rules", "--json")
+    assert code == 0 and [r["id"] for r in json.loads(out)] == [r.id for r in RULES]
+    code, out, _ = run("policy", "show")
+    assert code == 0 and "access_control" in out and "threshold 0.06" in out
+    code, out, _ = run("policy", "show", "--json")
+    assert len(json.loads(out)["hash"]) == 64
+
+
+def test_custom_policy_file_errors_are_one_line(run, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "policy.yaml"
+    bad.write_text("version: x\nsensitive_attributes: [race]\npurposes:\n  p:\n    context: moon\n")
+    monkeypatch.setenv("FACEGATE_POLICY_FILE", str(bad))
+    code, _, err = run("policy", "show")
+    assert code == 2 and "config_error" in err and len(err.strip().splitlines()) == 1
+
+
+def test_enroll_refused_without_consent(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    image = tmp_path / "face.jpg"
+    image.write_bytes(photo("obama.jpg").read_bytes())
+    code, _, err = run("enroll", "alice", str(image), "--purpose", "access_control")
+    assert code != 0 and "consent_required" in err
+    assert _rows(tmp_path, "templates") == 0
+
+
+@pytest.mark.slow
+def test_enroll_cli_with_real_engine(face_home: Path, tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("FACEGATE_DB_PATH", str(tmp_path / "enroll.db"))
+    home = ["--home", str(face_home)]
+    assert main([*home, *GRANT, "--term-days", "30"]) == 0
+    capsys.readouterr()
+    assert main([*home, "enroll", "alice", str(photo("obama.jpg")), "--purpose", "access_control", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["decision"]["rule_id"] == "highrisk.obligations" and result["model"] == "Dlib"
+    db = sqlite3.connect(tmp_path / "enroll.db")
+    assert db.execute("SELECT COUNT(*) FROM templates").fetchone()[0] == 1
+    assert main([*home, "consent", "revoke", "alice"]) == 0
+    assert db.execute("SELECT COUNT(*) FROM templates").fetchone()[0] == 0
+    assert main([*home, "audit", "verify"]) == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["consent", "grant", "alice"],
+        ["consent", "grant", "alice", "--capability", "mind_reading", "--purpose", "p"],
+        ["enroll", "alice"],
+        ["audit", "show", "--limit", "many"],
+        ["consent", "bogus"],
+    ],
+)
+def test_usage_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as info:
+        main(["--home", str(tmp_path), *argv])
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert len(err.strip().splitlines()) == 1 and err.startswith("facegate: usage_error:"), err

@@ -1,0 +1,216 @@
+"""The consent registry and templates: migrations, grant/revoke semantics, templates, sweeps, erasure."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from agent.policy import Evidence, decide, load_policy
+from agent.store import MIGRATIONS, ConsentGrant, Store
+from tests.policy_cases import NOW, img, request
+from tools.errors import ConsentRequired, InvalidConsent, MigrationError, NotFoundError
+from tools.specs import Capability
+
+FV, ENR, EXPR = Capability.FACE_VERIFICATION, Capability.ENROLLMENT, Capability.EXPRESSION_ANALYSIS
+EV = Evidence(method="signed_form", recorded_by="op")
+POLICY = load_policy()
+
+
+def grant(subject: str = "alice", caps=(FV, ENR), purposes=("access_control",), **kw) -> ConsentGrant:  # type: ignore[no-untyped-def]
+    data = {"notice": "v1", "evidence": EV, "term_days": 30, **kw}
+    return ConsentGrant(subject_id=subject, capabilities=frozenset(caps), purposes=frozenset(purposes), **data)
+
+
+@pytest.fixture
+def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    s = Store.open(tmp_path / "facegate.db")
+    yield s
+    s.close()
+
+
+def _counts(path: Path) -> dict[str, int]:
+    conn = sqlite3.connect(path)
+    try:
+        return {
+            t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in ("subjects", "consents", "templates", "audit_log")
+        }
+    finally:
+        conn.close()
+
+
+def test_migrations_are_numbered_idempotent_and_wal(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    Store.open(path).close()
+    store = Store.open(path)
+    assert store.schema_version() == max(n for n, _ in MIGRATIONS)
+    store.close()
+    conn = sqlite3.connect(path)
+    assert [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")] == [
+        n for n, _ in MIGRATIONS
+    ]
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.execute("INSERT INTO schema_migrations VALUES (999, 'later')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(MigrationError):
+        Store.open(path)
+
+
+@pytest.mark.parametrize(
+    ("changes", "missing"),
+    [
+        ({"notice": None}, "notice"),
+        ({"notice": "  "}, "notice"),
+        ({"evidence": None}, "evidence"),
+        ({"term_days": None}, "term"),
+        ({"purposes": frozenset()}, "purpose"),
+        ({"capabilities": frozenset()}, "capability"),
+    ],
+)
+def test_incomplete_grant_is_refused_and_writes_nothing(store: Store, changes: dict, missing: str) -> None:  # type: ignore[type-arg]
+    g = grant().model_copy(update=changes)
+    with pytest.raises(InvalidConsent, match=missing):
+        store.grant_consent(g, actor="op", now=NOW)
+    assert _counts(store.path) == {"subjects": 0, "consents": 0, "templates": 0, "audit_log": 0}
+
+
+def test_unconsentable_capability_and_past_term_are_refused(store: Store) -> None:
+    with pytest.raises(InvalidConsent, match="identification"):
+        store.grant_consent(grant(caps=(FV, Capability.IDENTIFICATION)), actor="op", now=NOW)
+    with pytest.raises(InvalidConsent, match="ended"):
+        store.grant_consent(grant(term_days=None, expires_at=NOW - timedelta(days=1)), actor="op", now=NOW)
+    assert _counts(store.path)["consents"] == 0
+
+
+def test_grant_round_trip_and_audit(store: Store) -> None:
+    record = store.grant_consent(grant(retention_days=10), actor="op", now=NOW)
+    [back] = store.consents_for("alice")
+    assert back == record
+    assert back.active_at(NOW) and back.expires_at == NOW + timedelta(days=30)
+    [entry] = store.audit.query(subject="alice")
+    assert entry.kind == "consent_grant" and entry.summary["consent_id"] == record.id and entry.ts == NOW
+
+
+def test_revocation_takes_effect_inside_a_running_conversation(store: Store) -> None:
+    store.grant_consent(grant(caps=(FV,), purposes=("customer_service",)), actor="op", now=NOW)
+    req = request("verify_faces", "face_verification", "customer_service", [img("alice"), img("alice", "b")])
+    assert decide(req, store.consents_for("alice"), POLICY, NOW).outcome == "allow"
+    later = NOW + timedelta(seconds=1)
+    store.revoke_consent("alice", actor="alice", now=later)
+    decision = decide(req, store.consents_for("alice"), POLICY, later)
+    assert (decision.outcome, decision.rule_id) == ("deny", "consent.revoked")
+
+
+def test_revoke_one_capability_keeps_the_others(store: Store) -> None:
+    original = store.grant_consent(grant(), actor="op", now=NOW)
+    [revoked] = store.revoke_consent("alice", actor="op", capability=ENR, now=NOW + timedelta(hours=1))
+    assert revoked.id == original.id and revoked.revoked_at == NOW + timedelta(hours=1)
+    live = [c for c in store.consents_for("alice") if c.active_at(NOW + timedelta(hours=2))]
+    assert [c.capabilities for c in live] == [frozenset({FV})]
+    assert live[0].expires_at == original.expires_at and live[0].notice == original.notice
+
+
+def test_revoke_errors(store: Store) -> None:
+    with pytest.raises(NotFoundError):
+        store.revoke_consent("nobody", actor="op", now=NOW)
+    record = store.grant_consent(grant(), actor="op", now=NOW)
+    with pytest.raises(NotFoundError):
+        store.revoke_consent("alice", actor="op", capability=EXPR, now=NOW)
+    with pytest.raises(NotFoundError):
+        store.revoke_consent("alice", actor="op", consent_id="c_nope", now=NOW)
+    store.revoke_consent("alice", actor="op", consent_id=record.id, now=NOW)
+    with pytest.raises(NotFoundError):
+        store.revoke_consent("alice", actor="op", now=NOW)
+
+
+def _template(store: Store, consent_id: str | None, *, days: int = 90, purpose: str = "access_control") -> str:
+    return store.save_template(
+        "alice",
+        model="Dlib",
+        detector="dlib",
+        vector=[0.25, -0.5, 0.125] * 43,
+        image_sha256="f" * 64,
+        expires_at=NOW + timedelta(days=days),
+        purpose=purpose,
+        consent_id=consent_id,
+        now=NOW,
+    )
+
+
+def test_template_round_trip_is_float32(store: Store) -> None:
+    record = store.grant_consent(grant(), actor="op", now=NOW)
+    tid = _template(store, record.id)
+    t = store.get_template("alice", model="Dlib", detector="dlib", now=NOW)
+    assert t is not None and t.id == tid and t.dim == 129 and t.vector[:3] == (0.25, -0.5, 0.125)
+    assert "vector" not in repr(t) and "vector" not in t.model_dump()
+    assert store.has_template("alice", model="Dlib", detector="dlib", now=NOW)
+    assert not store.has_template("alice", model="Dlib", detector="opencv", now=NOW)
+    _template(store, record.id)  # replaces, one per model+detector
+    assert len(store.templates_for("alice")) == 1
+    # past its retention a template is never used, even before the sweep deletes it
+    later = NOW + timedelta(days=90)
+    assert store.get_template("alice", model="Dlib", detector="dlib", now=later) is None
+    assert not store.has_template("alice", model="Dlib", detector="dlib", now=later)
+
+
+def test_revoking_enrollment_deletes_templates_but_verification_revocation_does_not(store: Store) -> None:
+    record = store.grant_consent(grant(), actor="op", now=NOW)
+    _template(store, record.id)
+    store.revoke_consent("alice", actor="op", capability=FV, now=NOW)
+    assert store.has_template("alice", model="Dlib", detector="dlib", now=NOW)
+    store.revoke_consent("alice", actor="op", capability=ENR, now=NOW)
+    assert not store.has_template("alice", model="Dlib", detector="dlib", now=NOW)
+    [entry] = store.audit.query(kind="consent_revoke", limit=1)
+    assert entry.summary["templates_deleted"] == 1
+
+
+def test_save_template_rechecks_consent_in_the_transaction(store: Store) -> None:
+    record = store.grant_consent(grant(), actor="op", now=NOW)
+    store.revoke_consent("alice", actor="op", now=NOW)
+    before = _counts(store.path)
+    with pytest.raises(ConsentRequired):
+        _template(store, record.id)
+    assert _counts(store.path) == before
+    with pytest.raises(NotFoundError):
+        store.save_template("ghost", model="m", detector="d", vector=[1.0], image_sha256="0", expires_at=NOW)
+
+
+def test_retention_sweep(store: Store) -> None:
+    record = store.grant_consent(grant(), actor="op", now=NOW)
+    _template(store, record.id, days=5)
+    assert store.sweep_retention(actor="cron", now=NOW + timedelta(days=4)).templates_deleted == 0
+    report = store.sweep_retention(actor="cron", now=NOW + timedelta(days=5))
+    assert (report.templates_deleted, report.subjects) == (1, ["alice"])
+    # consent running out also ends retention
+    _template(store, record.id, days=90)
+    assert store.sweep_retention(actor="cron", now=NOW + timedelta(days=31)).templates_deleted == 1
+    assert [e.kind for e in store.audit.query(kind="retention_sweep")] == ["retention_sweep"] * 3
+
+
+def test_erasure_leaves_tombstone_and_no_biometrics(store: Store) -> None:
+    record = store.grant_consent(grant(), actor="op", now=NOW)
+    _template(store, record.id)
+    result = store.erase_subject("alice", actor="dpo", now=NOW + timedelta(days=1))
+    assert result["templates_deleted"] == 1 and result["consents_revoked"] == 1
+    info = store.get_subject("alice")
+    assert info is not None and info.erased_at == NOW + timedelta(days=1)
+    assert store.templates_for("alice") == []
+    assert all(c.revoked_at is not None for c in store.consents_for("alice"))
+    raw = sqlite3.connect(store.path).execute("SELECT group_concat(body) FROM audit_log").fetchone()[0]
+    assert "0.25" not in raw and "-0.5" not in raw  # no vector values anywhere in the log
+    # the person may come back
+    store.grant_consent(grant(), actor="op", now=NOW + timedelta(days=2))
+    info = store.get_subject("alice")
+    assert info is not None and info.erased_at is None
+
+
+def test_error_inside_a_transaction_rolls_everything_back(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction():
+        store.grant_consent(grant(), actor="op", now=NOW)
+        raise RuntimeError("boom")
+    assert _counts(store.path) == {"subjects": 0, "consents": 0, "templates": 0, "audit_log": 0}
+    assert store.audit.verify().ok
