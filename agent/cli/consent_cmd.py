@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     # Kept for parsers a caller built with plain argparse (tests); facegate's own are OneLineParser already.
-    parser.error = functools.partial(OneLineParser.error, parser)  # type: ignore[method-assign]
+    parser.error = functools.partial(OneLineParser.error, parser)  # type: ignore[method-assign,arg-type]
     return parser
 
 
