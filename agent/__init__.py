@@ -1,0 +1,43 @@
+"""facegate's agent: ``from agent import FaceAgent, ImageInput``.
+
+Names are resolved lazily (module ``__getattr__``) so that importing ``agent`` loads neither LangGraph's
+heavier parts nor the face engine; DeepFace is only ever imported on first face-model use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent.sdk import (  # noqa: F401
+        AgentEvent,
+        AgentReply,
+        ConsentAnswer,
+        ConsentRequest,
+        FaceAgent,
+        ImageInput,
+    )
+    from agent.settings import Settings  # noqa: F401
+
+_LAZY = {
+    "FaceAgent": "agent.sdk",
+    "ImageInput": "agent.sdk",
+    "AgentReply": "agent.sdk",
+    "AgentEvent": "agent.sdk",
+    "ConsentAnswer": "agent.sdk",
+    "ConsentRequest": "agent.sdk",
+    "Settings": "agent.settings",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agent' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

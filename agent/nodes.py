@@ -1,0 +1,577 @@
+"""The graph's three working nodes: ``reason``, ``policy`` and ``tools`` (plus ``consent``, which pauses the run).
+
+``policy`` is the only way into ``tools``: it takes the next pending call, builds a :class:`PolicyRequest`,
+reads the subjects' consents from the store at that moment (so a revocation made elsewhere counts on the next
+call), calls :func:`decide`, and audits the decision. ``tools`` runs exactly the one call that carries an allow
+decision for its call id, applies the decision's obligations, and audits the run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import ValidationError
+
+from agent.images_vault import ImageVault
+from agent.logging import get_logger
+from agent.reasoners.base import Reasoner, ReasonerContext
+from agent.state import (
+    AgentState,
+    DecisionInfo,
+    ImageHandle,
+    ToolCall,
+    ToolOutcome,
+    Turn,
+    Usage,
+    dump,
+    images_of,
+    transcript_of,
+)
+from tools.errors import FacegateError, PolicyDenied
+from tools.specs import TOOL_SPECS, ToolSpec, tool_spec
+
+if TYPE_CHECKING:
+    from agent.policy import Decision, Policy
+    from agent.settings import Settings
+    from agent.store import Store
+
+
+class EngineLike(Protocol):
+    """The parts of :class:`tools.engine.FaceEngine` the tools node uses (fakes implement the same)."""
+
+    def load(self, source: Any) -> Any: ...
+    def verify(self, a: Any, b: Any, *, threshold: float | None = None) -> Any: ...
+    def verify_against_template(
+        self,
+        probe: Any,
+        template: Any,
+        *,
+        template_model: str,
+        template_detector: str,
+        threshold: float | None = None,
+    ) -> Any: ...
+    def analyze_expression(self, source: Any) -> Any: ...
+
+
+log = get_logger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class AgentDeps:
+    """Everything the nodes need, built once at the edge (SDK) and passed into :func:`agent.graph.build_graph`."""
+
+    settings: Settings
+    reasoner: Reasoner
+    policy: Policy
+    store: Store
+    engine: EngineLike
+    vault: ImageVault = field(default_factory=ImageVault)
+    clock: Callable[[], datetime] = utcnow
+    tools: tuple[ToolSpec, ...] = TOOL_SPECS
+    # Time spent inside the face engine, for the overhead benchmark (ms, appended per tool run).
+    tool_ms: list[float] = field(default_factory=list)
+
+
+# --- reason -------------------------------------------------------------------------------------------
+
+
+def make_reason_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
+    def reason(state: AgentState) -> dict[str, Any]:
+        transcript = transcript_of(state)
+        steps = int(state.get("steps", 0))
+        purpose = state["purpose"]
+        catalogue = deps.policy.purposes.get(purpose)
+        images = images_of(state)
+        shared = tuple(state.get("shared", []))
+        context = ReasonerContext(
+            purpose=purpose,
+            purpose_description=catalogue.description if catalogue else "",
+            images=tuple(images),
+            shared=shared,
+            shared_image=_shared_image_reader(deps, images, shared),
+            human_present=bool(state.get("human_present", False)),
+            max_steps_reached=steps >= deps.settings.max_turn_steps,
+        )
+        if context.max_steps_reached:
+            from agent.reasoners.offline import OfflineReasoner
+
+            # The step budget is spent: the answer comes from templates, the model is not asked again.
+            step = OfflineReasoner().next_step(transcript, deps.tools, context)
+        else:
+            step = deps.reasoner.next_step(transcript, deps.tools, context)
+        usage = Usage.model_validate(state.get("usage") or {}) + step.usage
+        update: dict[str, Any] = {"steps": steps + 1, "usage": dump(usage), "last_usage": dump(step.usage)}
+        if step.malformed is not None or step.tool_calls:
+            calls = _unique_ids(step.tool_calls, len(transcript))
+            if step.malformed is not None:
+                # An unparseable function call: routed through policy like any other, where it becomes a
+                # MalformedToolCall outcome the reasoner sees on its next step.
+                calls.append(ToolCall(id=f"c{len(transcript)}-m", name="", args={"_malformed": step.malformed[:500]}))
+            update["transcript"] = [dump(Turn(role="assistant", text=step.text, tool_calls=calls))]
+            update["pending"] = [dump(c) for c in calls]
+        else:
+            text = _with_policy_notes(step.text or "", transcript)
+            update["transcript"] = [dump(Turn(role="assistant", text=text))]
+            update["pending"] = []
+        return update
+
+    return reason
+
+
+def _with_policy_notes(text: str, transcript: list[Turn]) -> str:
+    """Make sure the person hears about every refusal of this turn, whatever the reasoner wrote.
+
+    A model may gloss over a denial (or be talked into doing so); the rule id and reason are appended for
+    each refused call the answer does not name.
+    """
+    from agent.state import current_turn
+
+    notes = []
+    for turn in current_turn(transcript):
+        o = turn.outcome
+        if o is None or o.status != "denied" or o.decision is None:
+            continue
+        if o.decision.rule_id not in text:
+            notes.append(f"[policy] {o.tool} was refused under rule {o.decision.rule_id}: {o.decision.reason}")
+    return "\n".join([text, *notes]).strip() if notes else text
+
+
+def _unique_ids(calls: list[ToolCall], base: int) -> list[ToolCall]:
+    seen: set[str] = set()
+    out: list[ToolCall] = []
+    for i, call in enumerate(calls):
+        cid = call.id or f"c{base}-{i}"
+        if cid in seen:
+            cid = f"{cid}-{i}"
+        seen.add(cid)
+        out.append(call.model_copy(update={"id": cid}))
+    return out
+
+
+def _shared_image_reader(
+    deps: AgentDeps, images: list[ImageHandle], shared: tuple[str, ...]
+) -> Callable[[str], bytes | None]:
+    by_handle = {i.handle: i for i in images}
+
+    def read(handle: str) -> bytes | None:
+        # Only handles policy allowed (recorded in state["shared"] by the tools node) can be read.
+        if handle not in shared or handle not in by_handle:
+            return None
+        sha = by_handle[handle].sha256
+        if sha not in deps.vault:
+            return None
+        raw = deps.vault.raw(sha)
+        if raw is not None:
+            return raw
+        import cv2
+
+        ok, buf = cv2.imencode(".jpg", deps.vault.get(sha).array)
+        return bytes(buf) if ok else None
+
+    return read
+
+
+# --- policy -------------------------------------------------------------------------------------------
+
+
+def route_after_reason(state: AgentState) -> str:
+    return "policy" if state.get("pending") else "__end__"
+
+
+def route_after_policy(state: AgentState) -> str:
+    if state.get("awaiting"):
+        return "consent"
+    pending = state.get("pending") or []
+    if not pending:
+        return "reason"
+    if pending[0]["id"] in (state.get("allowed") or {}):
+        return "tools"
+    return "policy"
+
+
+def route_after_tools(state: AgentState) -> str:
+    return "policy" if state.get("pending") else "reason"
+
+
+def _decision_info(decision: Decision) -> DecisionInfo:
+    return DecisionInfo(
+        outcome=decision.outcome,
+        rule_id=decision.rule_id,
+        reason=decision.reason,
+        obligations=[o.model_dump(mode="json") for o in decision.obligations],
+        missing=[m.model_dump(mode="json") for m in decision.missing],
+        policy_hash=decision.policy_hash,
+    )
+
+
+def _finish(state: AgentState, outcome: ToolOutcome, **extra: Any) -> dict[str, Any]:
+    """Pop the current call and record its outcome in the transcript."""
+    return {
+        "pending": list(state.get("pending") or [])[1:],
+        "transcript": [dump(Turn(role="tool", outcome=outcome))],
+        **extra,
+    }
+
+
+def make_policy_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
+    from agent.policy import ImageRef, PolicyRequest, decide
+
+    def policy(state: AgentState) -> dict[str, Any]:
+        call = ToolCall.model_validate((state.get("pending") or [])[0])
+        session = state.get("session_id", "")
+        purpose = state["purpose"]
+        images = {i.handle: i for i in images_of(state)}
+        spec = tool_spec(call.name)
+        if spec is None or spec not in deps.tools:
+            detail = call.args.get("_malformed") if not call.name else None
+            msg = (
+                f"the model produced an unusable function call: {detail}"
+                if detail
+                else (f"there is no tool called {call.name!r}; the tools are: " + ", ".join(s.name for s in deps.tools))
+            )
+            return _finish(state, _malformed(call, msg))
+        try:
+            args = spec.args_model.model_validate(call.args).model_dump()
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+            return _finish(state, _malformed(call, f"invalid arguments for {spec.name}: {problems}"))
+        refs: list[ImageHandle] = []
+        for arg in spec.image_args:
+            handle = args.get(arg)
+            if handle not in images:
+                known = ", ".join(images) or "none"
+                return _finish(
+                    state, _malformed(call, f"{arg}={handle!r} is not a registered image (registered: {known})")
+                )
+            refs.append(images[handle])
+        claimed = args.get("claimed_subject") if "claimed_subject" in spec.subject_args else None
+        subject = args.get("subject") if "subject" in spec.subject_args else None
+        enrolled = bool(
+            claimed and deps.store.has_template(claimed, model=deps.settings.model, detector=deps.settings.detector)
+        )
+        request = PolicyRequest(
+            tool=spec.name,
+            capability=spec.capability,
+            purpose=purpose,
+            images=[ImageRef(handle=r.handle, sha256=r.sha256, subject_id=r.subject) for r in refs],
+            claimed_subject=claimed,
+            subject=subject,
+            requested_attributes=list(args.get("attributes") or []),
+            claimed_subject_enrolled=enrolled,
+            session_id=session,
+            actor=deps.settings.actor,
+        )
+        involved = sorted({s for s in [*(r.subject for r in refs), claimed, subject] if s})
+        consents = deps.store.consents_for_many(involved) if involved else []
+        decision = decide(request, consents, deps.policy, deps.clock())
+        info = _decision_info(decision)
+        answer = state.get("consent_answer") or {}
+        asked_already = answer.get("call_id") == call.id
+
+        if decision.outcome == "needs_consent" and state.get("human_present") and not asked_already:
+            audit_id = _audit_decision(deps, state, spec, call, refs, involved, decision, note="asking a person")
+            return {
+                "awaiting": {"call_id": call.id, "tool": spec.name, "args": call.args,
+                             "decision": dump(info), "audit_id": audit_id, "purpose": purpose},
+                "consent_answer": None,
+            }  # fmt: skip
+        if decision.outcome == "needs_consent" and asked_already:
+            decision = decision.model_copy(
+                update={"outcome": "deny", "reason": decision.reason + " Consent was not recorded when asked."}
+            )
+            info = _decision_info(decision)
+            audit_id = _audit_decision(deps, state, spec, call, refs, involved, decision, note="consent declined")
+            outcome = ToolOutcome(
+                call_id=call.id, tool=spec.name, args=call.args, status="denied", decision=info,
+                error_code="consent_declined", error=decision.reason, audit_ids=[audit_id],
+            )  # fmt: skip
+            return _finish(state, outcome, consent_answer=None)
+        audit_id = _audit_decision(deps, state, spec, call, refs, involved, decision)
+        if decision.outcome == "allow":
+            allowed = dict(state.get("allowed") or {})
+            allowed[call.id] = {**dump(info), "audit_id": audit_id, "tool": spec.name}
+            return {"allowed": allowed, "consent_answer": None}
+        code = "consent_required" if decision.outcome == "needs_consent" else "policy_denied"
+        outcome = ToolOutcome(
+            call_id=call.id, tool=spec.name, args=call.args, status="denied", decision=info,
+            error_code=code, error=decision.reason, audit_ids=[audit_id],
+        )  # fmt: skip
+        return _finish(state, outcome, consent_answer=None)
+
+    return policy
+
+
+def _malformed(call: ToolCall, message: str) -> ToolOutcome:
+    from tools.errors import MalformedToolCall
+
+    return ToolOutcome(
+        call_id=call.id,
+        tool=call.name or "(unparseable)",
+        args={k: v for k, v in call.args.items() if k != "_malformed"},
+        status="malformed",
+        error_code=MalformedToolCall.code,
+        error=message,
+    )
+
+
+def _audit_decision(
+    deps: AgentDeps,
+    state: AgentState,
+    spec: ToolSpec,
+    call: ToolCall,
+    refs: list[ImageHandle],
+    subjects: list[str],
+    decision: Decision,
+    note: str | None = None,
+) -> str:
+    from agent.store import AuditEvent
+
+    summary: dict[str, Any] = {
+        "tool": spec.name,
+        "call_id": call.id,
+        "reason": decision.reason,
+        "obligations": [o.model_dump(mode="json") for o in decision.obligations],
+        "missing": [m.model_dump(mode="json") for m in decision.missing],
+        "consent_ids": list(getattr(decision, "consent_ids", []) or []),
+        "images": [{"handle": r.handle, "subject": r.subject} for r in refs],
+    }
+    if note:
+        summary["note"] = note
+    log.info(
+        "policy.decision", tool=spec.name, call_id=call.id, outcome=decision.outcome, rule_id=decision.rule_id,
+        session=state.get("session_id"),
+    )  # fmt: skip
+    entry = deps.store.audit.append(
+        AuditEvent(
+            kind="decision",
+            actor=deps.settings.actor,
+            session_id=state.get("session_id"),
+            purpose=state["purpose"],
+            subjects=subjects,
+            capability=spec.capability.value,
+            outcome=decision.outcome,
+            rule_id=decision.rule_id,
+            policy_hash=decision.policy_hash,
+            input_hashes=[r.sha256 for r in refs],
+            summary=summary,
+        )
+    )
+    return audit_id_of(entry)
+
+
+def audit_id_of(entry: Any) -> str:
+    """A stable id for an audit entry (its sequence number, else its hash)."""
+    for attr in ("seq", "id", "hash"):
+        value = getattr(entry, attr, None)
+        if value is not None:
+            return str(value)
+    return str(entry)
+
+
+# --- consent (pauses the run) -------------------------------------------------------------------------
+
+
+def consent_node(state: AgentState) -> dict[str, Any]:
+    """Pause the run until a person answers; the SDK records the consent (never the model) and resumes."""
+    from langgraph.types import interrupt
+
+    ask = dict(state.get("awaiting") or {})
+    decision = ask.get("decision", {})
+    answer = interrupt(
+        {
+            "call_id": ask.get("call_id"),
+            "tool": ask.get("tool"),
+            "args": ask.get("args"),
+            "purpose": ask.get("purpose"),
+            "missing": decision.get("missing", []),
+            "decision": decision,
+        }
+    )
+    granted = bool(answer.get("granted")) if isinstance(answer, dict) else bool(answer)
+    consent_ids = list(answer.get("consent_ids", [])) if isinstance(answer, dict) else []
+    return {
+        "awaiting": None,
+        "consent_answer": {"call_id": ask.get("call_id"), "granted": granted, "consent_ids": consent_ids},
+    }
+
+
+# --- tools --------------------------------------------------------------------------------------------
+
+
+def make_tools_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
+    def tools(state: AgentState) -> dict[str, Any]:
+        call = ToolCall.model_validate((state.get("pending") or [])[0])
+        allowed = dict(state.get("allowed") or {})
+        grant = allowed.pop(call.id, None)
+        # Defence in depth: only a call with an allow decision made for this exact call id may run.
+        if grant is None or grant.get("outcome") != "allow":
+            raise PolicyDenied(
+                "the tools node was reached without an allow decision for this call",
+                rule_id="graph.no_allow_decision",
+                call_id=call.id,
+            )
+        info = DecisionInfo.model_validate(grant)
+        spec = tool_spec(call.name)
+        assert spec is not None  # policy validated the name
+        images = {i.handle: i for i in images_of(state)}
+        refs = [images[call.args[a]] for a in spec.image_args]
+        obligations = {o["kind"]: o.get("value") for o in info.obligations}
+        threshold = obligations.get("verification_threshold")
+        human_review = bool(obligations.get("human_review"))
+        update: dict[str, Any] = {"allowed": allowed}
+        result: dict[str, Any] | None = None
+        error: FacegateError | None = None
+        start = time.perf_counter()
+        try:
+            result = _run_tool(deps, spec, call.args, refs, threshold if isinstance(threshold, float) else None)
+        except FacegateError as exc:  # the face engine refused the input: a result the person should hear
+            error = exc
+        finally:
+            deps.tool_ms.append((time.perf_counter() - start) * 1000)
+        if result is not None and spec.name == "share_image_with_assistant":
+            update["shared"] = sorted({*state.get("shared", []), *(r.handle for r in refs)})
+        if obligations.get("do_not_retain_probe") or "do_not_retain_probe" in obligations:
+            dropped = _drop_probes(deps, refs)
+            if result is not None and dropped:
+                result["probe_dropped"] = True
+        subjects = sorted({s for s in [*(r.subject for r in refs), call.args.get("claimed_subject"),
+                                       call.args.get("subject")] if s})  # fmt: skip
+        audit_id = _audit_run(deps, state, spec, call, refs, subjects, info, result, error)
+        outcome = ToolOutcome(
+            call_id=call.id,
+            tool=spec.name,
+            args=call.args,
+            status="ok" if error is None else "error",
+            decision=info,
+            result=result,
+            error_code=error.code if error else None,
+            error=error.message if error else None,
+            audit_ids=[str(grant.get("audit_id")), audit_id],
+            human_review=human_review and error is None,
+        )
+        return {**_finish(state, outcome), **update}
+
+    return tools
+
+
+def _run_tool(
+    deps: AgentDeps, spec: ToolSpec, args: dict[str, Any], refs: list[ImageHandle], threshold: float | None
+) -> dict[str, Any]:
+    engine, vault = deps.engine, deps.vault
+    if spec.name == "verify_faces":
+        res = engine.verify(vault.get(refs[0].sha256), vault.get(refs[1].sha256), threshold=threshold)
+        return _public(res)
+    if spec.name == "verify_identity":
+        subject = args["claimed_subject"]
+        template = deps.store.get_template(subject, model=deps.settings.model, detector=deps.settings.detector)
+        if template is None:
+            from tools.errors import NotFoundError
+
+            raise NotFoundError(f"no enrolled template for {subject!r}", subject=subject)
+        res = engine.verify_against_template(
+            vault.get(refs[0].sha256),
+            list(template.vector),
+            template_model=template.model,
+            template_detector=template.detector,
+            threshold=threshold,
+        )
+        return _public(res)
+    if spec.name == "analyze_expression":
+        return _public(engine.analyze_expression(vault.get(refs[0].sha256)))
+    if spec.name == "share_image_with_assistant":
+        vault.get(refs[0].sha256)  # fails if the pixels are gone from this process
+        return {"shared": True, "handle": refs[0].handle}
+    if spec.name == "consent_status":
+        from agent.consent import describe_consents
+
+        records = deps.store.consents_for(args["subject"])
+        return {"subject": args["subject"], "consents": describe_consents(records, deps.clock())}
+    # identify_person / infer_attributes are declared so policy can refuse them; there is nothing to run.
+    raise PolicyDenied(f"{spec.name} has no implementation", rule_id="tool.not_runnable")
+
+
+def _public(model: Any) -> dict[str, Any]:
+    """A result model as JSON, with anything vector-like removed (results carry none; this is a backstop)."""
+    data: dict[str, Any] = model.model_dump(mode="json")
+    for key in ("vector", "embedding", "template", "pixels", "array"):
+        data.pop(key, None)
+    return data
+
+
+def _drop_probes(deps: AgentDeps, refs: list[ImageHandle]) -> bool:
+    dropped = False
+    for ref in refs:
+        if ref.subject is None:
+            dropped = deps.vault.drop(ref.sha256) or dropped
+            forget = getattr(deps.engine, "forget", None)
+            if callable(forget):
+                forget(ref.sha256)
+            else:
+                clear = getattr(deps.engine, "clear_cache", None)
+                if callable(clear):  # no per-image eviction: drop the whole embedding cache
+                    clear()
+    return dropped
+
+
+def _audit_run(
+    deps: AgentDeps,
+    state: AgentState,
+    spec: ToolSpec,
+    call: ToolCall,
+    refs: list[ImageHandle],
+    subjects: list[str],
+    info: DecisionInfo,
+    result: dict[str, Any] | None,
+    error: FacegateError | None,
+) -> str:
+    from agent.store import AuditEvent
+
+    summary: dict[str, Any] = {"tool": spec.name, "call_id": call.id}
+    if result is not None:
+        for key in ("verified", "distance", "threshold", "model", "detector", "metric", "faces_in_a", "faces_in_b"):
+            if key in result:
+                summary[key] = result[key]
+        if spec.name == "analyze_expression":
+            summary["faces"] = len(result.get("faces", []))
+            summary["dominant"] = [f.get("dominant") for f in result.get("faces", [])]
+        if result.get("probe_dropped"):
+            summary["probe_dropped"] = True
+    if error is not None:
+        summary["error"] = error.code
+    entry = deps.store.audit.append(
+        AuditEvent(
+            kind="tool_run",
+            actor=deps.settings.actor,
+            session_id=state.get("session_id"),
+            purpose=state["purpose"],
+            subjects=subjects,
+            capability=spec.capability.value,
+            outcome="ok" if error is None else "error",
+            rule_id=info.rule_id,
+            policy_hash=info.policy_hash,
+            input_hashes=[r.sha256 for r in refs],
+            summary=summary,
+        )
+    )
+    return audit_id_of(entry)
+
+
+__all__ = [
+    "AgentDeps",
+    "EngineLike",
+    "consent_node",
+    "make_policy_node",
+    "make_reason_node",
+    "make_tools_node",
+    "route_after_policy",
+    "route_after_reason",
+    "route_after_tools",
+]

@@ -1,0 +1,53 @@
+"""The one interface every reasoner implements. Reasoners see tool schemas and handles, never the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+from agent.state import ImageHandle, ToolCall, Turn, Usage
+from tools.specs import ToolSpec
+
+
+class ReasonerStep(BaseModel):
+    """What a reasoner wants next: tool calls (decided by policy one at a time) or a final text.
+
+    ``malformed`` is set when the model produced a function call the SDK could not even parse; the graph turns
+    it into a MalformedToolCall outcome and asks again (bounded by ``max_turn_steps``).
+    """
+
+    text: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    malformed: str | None = None
+
+
+@dataclass(frozen=True)
+class ReasonerContext:
+    """What a reasoner may know about the session besides the transcript.
+
+    ``shared_image`` returns the JPEG bytes of an image whose handle policy allowed to share with the
+    assistant (``llm_image_sharing``); the graph only lists such handles in ``shared``.
+    """
+
+    purpose: str
+    purpose_description: str = ""
+    images: tuple[ImageHandle, ...] = ()
+    shared: tuple[str, ...] = ()
+    shared_image: Callable[[str], bytes | None] = field(default=lambda handle: None)
+    human_present: bool = False
+    max_steps_reached: bool = False
+
+
+@runtime_checkable
+class Reasoner(Protocol):
+    """Decide the next step of a turn from the transcript so far."""
+
+    name: str
+
+    def next_step(
+        self, transcript: Sequence[Turn], tools: Sequence[ToolSpec], context: ReasonerContext
+    ) -> ReasonerStep: ...

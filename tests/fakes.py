@@ -1,0 +1,175 @@
+"""Fakes for fast graph tests: a face engine with the real engine's method names and result models.
+
+The fake decodes images with the real :func:`tools.images.load_image` (so hashes are real) and decides who is
+pictured from a label the test gives each generated photo. Same person: a tiny distance; different: a large one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tools.errors import FaceNotFound
+from tools.images import LoadedImage, load_image
+from tools.results import (
+    EXPRESSION_CAVEAT,
+    ExpressionResult,
+    FaceBox,
+    FaceEmbedding,
+    FaceExpression,
+    VerificationResult,
+)
+from tools.settings import EngineSettings
+
+BOX = FaceBox(x=4, y=4, w=24, h=24)
+
+
+def png_bytes(seed: int, size: int = 32) -> bytes:
+    """A small distinct PNG (noise) for a seed."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    arr = rng.integers(0, 255, size=(size, size, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+class FakeFaceEngine:
+    """Same method names as :class:`tools.engine.FaceEngine`, no models. Records every call."""
+
+    def __init__(self, settings: EngineSettings | None = None, *, threshold: float = 0.07) -> None:
+        self.settings = settings or EngineSettings()
+        self.threshold = threshold
+        self.people: dict[str, str | None] = {}  # sha256 -> person (None: no face)
+        self.calls: list[tuple[str, tuple[str, ...]]] = []
+        self.forgotten: list[str] = []
+        self._seed = 0
+
+    def photo(self, person: str | None, variant: int = 0) -> bytes:
+        """Generated image bytes the fake will treat as showing ``person`` (None: no face)."""
+        self._seed += 1
+        data = png_bytes(1000 * (hash(person) % 997) + 17 * variant + self._seed)
+        self.people[hashlib.sha256(data).hexdigest()] = person
+        return data
+
+    def load(self, source: Any) -> LoadedImage:
+        if isinstance(source, LoadedImage):
+            return source
+        return load_image(source, self.settings)
+
+    def _person(self, image: LoadedImage) -> str:
+        person = self.people.get(image.sha256, "unknown-" + image.sha256[:6])
+        if person is None:
+            raise FaceNotFound("no face found in the image", sha256=image.sha256[:12])
+        return person
+
+    def embed(self, source: Any, *, require_single_face: bool | None = None) -> FaceEmbedding:
+        image = self.load(source)
+        self.calls.append(("embed", (image.sha256,)))
+        return FaceEmbedding(
+            image_sha256=image.sha256, model=self.settings.model, detector=self.settings.detector, aligned=True,
+            vector=_vector(self._person(image), image.sha256), box=BOX, faces_in_image=1, used_largest_face=False,
+        )  # fmt: skip
+
+    def default_threshold(self) -> float:
+        return self.threshold
+
+    def verify(self, a: Any, b: Any, *, require_single_face: bool | None = None,
+               threshold: float | None = None) -> VerificationResult:  # fmt: skip
+        ia, ib = self.load(a), self.load(b)
+        self.calls.append(("verify", (ia.sha256, ib.sha256)))
+        ea, eb = self.embed(ia), self.embed(ib)
+        return self._result(ea.vector, eb.vector, ia.sha256, ib.sha256, threshold)
+
+    def verify_against_template(
+        self,
+        probe: Any,
+        template: Sequence[float],
+        *,
+        template_model: str,
+        template_detector: str,
+        threshold: float | None = None,
+    ) -> VerificationResult:
+        ip = self.load(probe)
+        self.calls.append(("verify_against_template", (ip.sha256,)))
+        ep = self.embed(ip)
+        return self._result(ep.vector, tuple(template), ip.sha256, None, threshold)
+
+    def _result(self, va: Sequence[float], vb: Sequence[float], sa: str, sb: str | None,
+                threshold: float | None) -> VerificationResult:  # fmt: skip
+        dot = sum(x * y for x, y in zip(va, vb, strict=True))
+        dist = round(1 - dot / (math.sqrt(sum(x * x for x in va)) * math.sqrt(sum(y * y for y in vb))), 6)
+        limit = threshold if threshold is not None else self.threshold
+        return VerificationResult(
+            verified=dist <= limit, distance=dist, threshold=limit, metric="cosine", model=self.settings.model,
+            detector=self.settings.detector, box_a=BOX, box_b=BOX if sb else None, faces_in_a=1,
+            faces_in_b=1 if sb else None, used_largest_face=False, notes=[], elapsed_ms=0.1,
+            image_a_sha256=sa, image_b_sha256=sb,
+        )  # fmt: skip
+
+    def analyze_expression(self, source: Any) -> ExpressionResult:
+        image = self.load(source)
+        self.calls.append(("analyze_expression", (image.sha256,)))
+        self._person(image)
+        scores = {"angry": 0.01, "disgust": 0.0, "fear": 0.01, "happy": 0.9, "sad": 0.02, "surprise": 0.03,
+                  "neutral": 0.03}  # fmt: skip
+        return ExpressionResult(
+            image_sha256=image.sha256, backend="fer", detector=self.settings.detector,
+            faces=[FaceExpression(box=BOX, scores=scores, dominant="happy", detector_confidence=0.99)],
+            caveat=EXPRESSION_CAVEAT, elapsed_ms=0.1,
+        )  # fmt: skip
+
+    def forget(self, sha256: str) -> None:
+        self.forgotten.append(sha256)
+
+    def ran(self, method: str) -> int:
+        return sum(1 for m, _ in self.calls if m == method)
+
+
+def _vector(person: str, sha: str) -> tuple[float, ...]:
+    base = np.frombuffer(hashlib.sha256(person.encode()).digest() * 4, dtype=np.uint8)[:128].astype(float) - 127
+    noise = np.frombuffer(hashlib.sha256(sha.encode()).digest() * 4, dtype=np.uint8)[:128].astype(float) - 127
+    v = base + 0.05 * noise
+    return tuple(float(x) for x in v)
+
+
+class ScriptedReasoner:
+    """A reasoner that replays queued steps and records what it was shown (``seen``)."""
+
+    name = "scripted"
+
+    def __init__(self, *steps: Any) -> None:
+        from agent.reasoners.base import ReasonerStep
+
+        self.steps: list[ReasonerStep] = list(steps)
+        self.seen: list[tuple[list[Any], Any]] = []
+
+    def enqueue(self, *steps: Any) -> ScriptedReasoner:
+        self.steps.extend(steps)
+        return self
+
+    def next_step(self, transcript: Any, tools: Any, context: Any) -> Any:
+        from agent.reasoners.base import ReasonerStep
+
+        self.seen.append((list(transcript), context))
+        return self.steps.pop(0) if self.steps else ReasonerStep(text="(no more scripted steps)")
+
+
+def call(name: str, call_id: str = "", **args: Any) -> Any:
+    """A ReasonerStep asking for one tool call."""
+    from agent.reasoners.base import ReasonerStep
+    from agent.state import ToolCall
+
+    return ReasonerStep(tool_calls=[ToolCall(id=call_id, name=name, args=args)])
+
+
+def say(text: str) -> Any:
+    from agent.reasoners.base import ReasonerStep
+
+    return ReasonerStep(text=text)
