@@ -55,6 +55,7 @@ class EngineLike(Protocol):
         threshold: float | None = None,
     ) -> Any: ...
     def analyze_expression(self, source: Any) -> Any: ...
+    def forget(self, sha256: str) -> Any: ...
 
 
 log = get_logger(__name__)
@@ -511,13 +512,7 @@ def _drop_probes(deps: AgentDeps, refs: list[ImageHandle]) -> bool:
     for ref in refs:
         if ref.subject is None:
             dropped = deps.vault.drop(ref.sha256) or dropped
-            forget = getattr(deps.engine, "forget", None)
-            if callable(forget):
-                forget(ref.sha256)
-            else:
-                clear = getattr(deps.engine, "clear_cache", None)
-                if callable(clear):  # no per-image eviction: drop the whole embedding cache
-                    clear()
+            deps.engine.forget(ref.sha256)
     return dropped
 
 

@@ -83,6 +83,9 @@ class _NoOpEngine:
     def analyze_expression(self, source: Any) -> Any:  # pragma: no cover
         raise NotImplementedError
 
+    def forget(self, sha256: str) -> bool:  # pragma: no cover
+        return False
+
 
 def measure_overhead(
     turns: int = 50,

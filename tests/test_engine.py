@@ -213,6 +213,17 @@ def test_cache_embeds_repeated_image_once(face_settings: EngineSettings) -> None
     assert engine.cache_info()["size"] == 2
 
 
+def test_forget_drops_only_that_image(face_settings: EngineSettings) -> None:
+    engine = FaceEngine(face_settings)
+    probe = engine.embed(photo("obama2.jpg"))
+    engine.embed(photo("obama.jpg"))
+    assert engine.forget(probe.image_sha256) is True
+    assert engine.cache_info()["size"] == 1
+    assert engine.forget(probe.image_sha256) is False
+    engine.embed(photo("obama.jpg"))  # still cached
+    assert engine.cache_info()["hits"] == 1
+
+
 def test_cache_key_includes_detector(face_settings: EngineSettings) -> None:
     dlib_engine = FaceEngine(face_settings)
     opencv_engine = FaceEngine(face_settings.model_copy(update={"detector": "opencv"}))

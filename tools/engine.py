@@ -85,6 +85,14 @@ class _LRU:
             self._data.clear()
             self.hits = self.misses = 0
 
+    def discard(self, sha256: str) -> int:
+        """Drop every entry of one image (all model/detector variants); returns how many."""
+        with self._lock:
+            keys = [k for k in self._data if k[0] == sha256]
+            for key in keys:
+                del self._data[key]
+            return len(keys)
+
     def info(self) -> dict[str, int]:
         with self._lock:
             return {
@@ -202,6 +210,10 @@ class FaceEngine:
 
     def clear_cache(self) -> None:
         self._cache.clear()
+
+    def forget(self, sha256: str) -> bool:
+        """Drop one image's cached embeddings (a probe that must not be retained); True when any were held."""
+        return self._cache.discard(sha256) > 0
 
     # --- verification ----------------------------------------------------------------------------------
 
