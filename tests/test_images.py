@@ -285,6 +285,17 @@ def test_big_jpeg_decoded_reduced_with_original_size_kept(tmp_path: Path) -> Non
     assert reduced.sha256 == full.sha256 == hashlib.sha256(big.read_bytes()).hexdigest()
 
 
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "P", "I;16"])
+def test_big_png_shrunk_right_after_decoding(tmp_path: Path, mode: str) -> None:
+    big = tmp_path / "big.png"
+    Image.open(photo("obama.jpg")).convert("RGB").resize((3000, 3748)).convert(mode).save(big)
+    loaded = load_image(big, EngineSettings(home=tmp_path, detect_max_side=800))
+    assert (loaded.original_width, loaded.original_height) == (3000, 3748)
+    assert max(loaded.width, loaded.height) == 1600 and loaded.reduced
+    assert loaded.array.shape == (loaded.height, loaded.width, 3) and loaded.array.dtype == np.uint8
+    assert loaded.scale == pytest.approx(1600 / 3748, rel=1e-3)
+
+
 def test_png_bytes_roundtrip(settings: EngineSettings) -> None:
     buf = io.BytesIO()
     Image.new("RGB", (20, 10), (10, 20, 30)).save(buf, format="PNG")

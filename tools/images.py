@@ -11,7 +11,8 @@ What it guarantees:
 - one typed error per kind of bad input (see :mod:`tools.errors`).
 
 Memory: a big JPEG is decoded REDUCED with PIL's ``draft()`` (the JPEG decoder's DCT scaling: 1/2, 1/4,
-1/8), never below ``2 * settings.detect_max_side`` on the longer side. The engine detects, aligns and
+1/8), never below ``2 * settings.detect_max_side`` on the longer side; any image still longer than that
+(other formats, or past the 1/8 step) is shrunk to it right after decoding, before any other copy is made. The engine detects, aligns and
 embeds on a copy whose longer side is at most ``detect_max_side`` (FEASIBILITY.md measured that as accurate
 as full size for Dlib, at a quarter of the time), so decoding more than twice that buys nothing but memory:
 a 4600 px photo then costs ~16 MB of pixels instead of ~64 MB, plus the 4x that DeepFace's alignment border
@@ -239,11 +240,20 @@ def _decode(data: bytes, settings: EngineSettings, name: str | None = None) -> L
                 limit=settings.max_image_pixels,
             )
         orientation = _orientation(img)
+        limit = 2 * settings.detect_max_side
         if fmt == "jpeg" and settings.detect_max_side > 0:
-            _draft_reduced(img, 2 * settings.detect_max_side)
+            _draft_reduced(img, limit)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                if settings.detect_max_side > 0 and max(img.size) > limit:
+                    # Formats without reduced decoding (PNG, WebP, TIFF, ...; JPEG past its 1/8 DCT step):
+                    # shrink once, right after decoding, so every later copy (orientation, mode conversion,
+                    # BGR) is of the small image. Without this a 4600 px PNG cost ~5 full-size copies.
+                    img.load()
+                    if img.mode == "P":
+                        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+                    img.thumbnail((limit, limit), Image.Resampling.LANCZOS)
                 # exif_transpose loads the pixels: truncated data raises here, since PIL's
                 # LOAD_TRUNCATED_IMAGES is left False
                 oriented = ImageOps.exif_transpose(img)
