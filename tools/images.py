@@ -12,11 +12,11 @@ What it guarantees:
 
 Memory: a big JPEG is decoded REDUCED with PIL's ``draft()`` (the JPEG decoder's DCT scaling: 1/2, 1/4,
 1/8), never below ``2 * settings.detect_max_side`` on the longer side; any image still longer than that
-(other formats, or past the 1/8 step) is shrunk to it right after decoding, before any other copy is made. The engine detects, aligns and
-embeds on a copy whose longer side is at most ``detect_max_side`` (FEASIBILITY.md measured that as accurate
-as full size for Dlib, at a quarter of the time), so decoding more than twice that buys nothing but memory:
-a 4600 px photo then costs ~16 MB of pixels instead of ~64 MB, plus the 4x that DeepFace's alignment border
-would add. The size of the original is kept (``original_width``/``original_height``), so boxes are always
+(other formats, or past the 1/8 step) is shrunk to it right after decoding, before any other copy is made.
+The engine detects, aligns and embeds on a copy whose longer side is at most ``detect_max_side``
+(FEASIBILITY.md measured that as accurate as full size for Dlib, at a quarter of the time), so decoding more
+than twice that buys nothing but memory: a 4600 px photo then costs ~8 MB of pixels instead of ~64 MB, plus
+the 4x that DeepFace's alignment border would add. The size of the original is kept (``original_width``/``original_height``), so boxes are always
 reported in original coordinates. ``detect_max_side = 0`` turns the reduction off. The sha256 is always of
 the original bytes.
 """
@@ -217,7 +217,7 @@ def _decode(data: bytes, settings: EngineSettings, name: str | None = None) -> L
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))  # reads the header only
+            img: PILImage.Image = Image.open(io.BytesIO(data))  # reads the header only
     except Image.DecompressionBombError as exc:
         raise TooManyPixels(
             f"{label}: image header claims too many pixels", limit=settings.max_image_pixels

@@ -1,0 +1,45 @@
+"""Recording evaluation runs in facegate's audit log (kind ``eval_run``): what was run, on which data
+(by hash), with which settings, and the headline figures. Never images, never embeddings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
+
+
+def record_eval_run(
+    settings: Settings, *, eval_kind: str, dataset_sha256: str, summary: dict[str, Any]
+) -> dict[str, Any]:
+    """Append one ``eval_run`` event; return ``{"recorded": True, "seq": ...}`` (or why it was not recorded).
+
+    Storage errors propagate (an audit that silently fails is worse than a failed run); only a facegate build
+    without the store package reports ``recorded: False``.
+    """
+    try:
+        from agent.store import AuditEvent, Store
+    except ImportError:
+        return {"recorded": False, "reason": "audit store not available in this build"}
+    event = AuditEvent(
+        kind="eval_run",
+        actor=settings.actor,
+        session_id=None,
+        purpose=None,
+        subjects=[],
+        capability=None,
+        outcome="completed",
+        rule_id=None,
+        policy_hash=None,
+        input_hashes=[dataset_sha256],
+        summary={"eval": eval_kind, **summary},
+        ts=None,
+    )
+    settings.resolved_db_path.parent.mkdir(parents=True, exist_ok=True)
+    store = Store.open(settings.resolved_db_path)
+    try:
+        entry = store.audit.append(event)
+    finally:
+        store.close()
+    seq = getattr(entry, "seq", None)
+    return {"recorded": True, "seq": seq, "db": str(settings.resolved_db_path)}
