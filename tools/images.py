@@ -16,9 +16,9 @@ Memory: a big JPEG is decoded REDUCED with PIL's ``draft()`` (the JPEG decoder's
 The engine detects, aligns and embeds on a copy whose longer side is at most ``detect_max_side``
 (FEASIBILITY.md measured that as accurate as full size for Dlib, at a quarter of the time), so decoding more
 than twice that buys nothing but memory: a 4600 px photo then costs ~8 MB of pixels instead of ~64 MB, plus
-the 4x that DeepFace's alignment border would add. The size of the original is kept (``original_width``/``original_height``), so boxes are always
-reported in original coordinates. ``detect_max_side = 0`` turns the reduction off. The sha256 is always of
-the original bytes.
+the 4x that DeepFace's alignment border would add. The size of the original is kept (``original_width``,
+``original_height``), so boxes are always reported in original coordinates. ``detect_max_side = 0`` turns
+the reduction off. The sha256 is always of the original bytes.
 """
 
 from __future__ import annotations
