@@ -238,25 +238,29 @@ def make_policy_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
                 if detail
                 else (f"there is no tool called {call.name!r}; the tools are: " + ", ".join(s.name for s in deps.tools))
             )
-            return _finish(state, _malformed(call, msg))
+            return _finish(state, _malformed(deps, state, call, msg, unknown_tool=True))
         try:
             args = spec.args_model.model_validate(call.args).model_dump()
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
-            return _finish(state, _malformed(call, f"invalid arguments for {spec.name}: {problems}"))
+            return _finish(state, _malformed(deps, state, call, f"invalid arguments for {spec.name}: {problems}"))
         refs: list[ImageHandle] = []
         for arg in spec.image_args:
             handle = args.get(arg)
             if handle not in images:
                 known = ", ".join(images) or "none"
                 return _finish(
-                    state, _malformed(call, f"{arg}={handle!r} is not a registered image (registered: {known})")
+                    state,
+                    _malformed(deps, state, call, f"{arg}={handle!r} is not a registered image (registered: {known})"),
                 )
             refs.append(images[handle])
         claimed = args.get("claimed_subject") if "claimed_subject" in spec.subject_args else None
         subject = args.get("subject") if "subject" in spec.subject_args else None
         enrolled = bool(
-            claimed and deps.store.has_template(claimed, model=deps.settings.model, detector=deps.settings.detector)
+            claimed
+            and deps.store.has_template(
+                claimed, model=deps.settings.model, detector=deps.settings.detector, now=deps.clock()
+            )
         )
         request = PolicyRequest(
             tool=spec.name,
@@ -310,16 +314,41 @@ def make_policy_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
     return policy
 
 
-def _malformed(call: ToolCall, message: str) -> ToolOutcome:
+def _malformed(
+    deps: AgentDeps, state: AgentState, call: ToolCall, message: str, *, unknown_tool: bool = False
+) -> ToolOutcome:
+    """A call that cannot even be put to policy: nothing runs, the model is told why, and the attempt is audited
+    (what a model tried to call is evidence too)."""
+    from agent.policy import rules
+    from agent.store import AuditEvent
     from tools.errors import MalformedToolCall
 
+    rule_id = rules.TOOL_UNKNOWN if unknown_tool else rules.TOOL_INVALID_ARGUMENTS
+    entry = deps.store.audit.append(
+        AuditEvent(
+            kind="decision",
+            actor=deps.settings.actor,
+            session_id=state.get("session_id"),
+            purpose=state["purpose"],
+            subjects=[],
+            capability=None,
+            outcome="deny",
+            rule_id=rule_id,
+            policy_hash=deps.policy.hash,
+            input_hashes=[],
+            # the name and message come from the model: bounded, never arguments' values
+            summary={"tool": (call.name or "(unparseable)")[:100], "call_id": call.id, "reason": message[:300]},
+        )
+    )
     return ToolOutcome(
         call_id=call.id,
         tool=call.name or "(unparseable)",
         args={k: v for k, v in call.args.items() if k != "_malformed"},
         status="malformed",
+        decision=DecisionInfo(outcome="deny", rule_id=rule_id, reason=message, policy_hash=deps.policy.hash),
         error_code=MalformedToolCall.code,
         error=message,
+        audit_ids=[audit_id_of(entry)],
     )
 
 
@@ -408,6 +437,8 @@ def consent_node(state: AgentState) -> dict[str, Any]:
 
 
 def make_tools_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
+    from agent.policy import rules
+
     def tools(state: AgentState) -> dict[str, Any]:
         call = ToolCall.model_validate((state.get("pending") or [])[0])
         allowed = dict(state.get("allowed") or {})
@@ -416,7 +447,7 @@ def make_tools_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
         if grant is None or grant.get("outcome") != "allow":
             raise PolicyDenied(
                 "the tools node was reached without an allow decision for this call",
-                rule_id="graph.no_allow_decision",
+                rule_id=rules.GRAPH_NO_ALLOW_DECISION,
                 call_id=call.id,
             )
         info = DecisionInfo.model_validate(grant)
@@ -472,7 +503,9 @@ def _run_tool(
         return _public(res)
     if spec.name == "verify_identity":
         subject = args["claimed_subject"]
-        template = deps.store.get_template(subject, model=deps.settings.model, detector=deps.settings.detector)
+        template = deps.store.get_template(
+            subject, model=deps.settings.model, detector=deps.settings.detector, now=deps.clock()
+        )
         if template is None:
             from tools.errors import NotFoundError
 

@@ -240,7 +240,14 @@ def test_unknown_and_malformed_function_calls_become_outcomes_not_crashes(
     reply = agent.ask("compare", purpose="mfa", images=[ImageInput(source=engine.photo("a"), subject="a")])
     assert [o.status for o in reply.tool_outcomes] == ["malformed"] * 4
     assert all(o.error_code == "malformed_tool_call" for o in reply.tool_outcomes)
-    assert reply.answer == "I could not do that."
+    # Each attempt is a denial with its rule id, and is audited: what the model tried is evidence too.
+    assert [d.rule_id for d in reply.decisions] == ["tool.unknown"] + ["tool.invalid_arguments"] * 2 + ["tool.unknown"]
+    rows = {str(r.seq): r for r in agent.audit_entries(reply.thread_id)}
+    for outcome in reply.tool_outcomes:
+        row = rows[outcome.audit_ids[0]]
+        assert (row.kind, row.outcome, row.rule_id) == ("decision", "deny", outcome.decision.rule_id)  # type: ignore[union-attr]
+    assert rows[reply.tool_outcomes[0].audit_ids[0]].summary["tool"] == "delete_all_consents"
+    assert reply.answer.startswith("I could not do that.")
     last = json.dumps(server.requests[-1].body["contents"])
     assert "delete_all_consents" in last and "not a registered image" in last
     # Undeclared names never enter the history as function calls.

@@ -488,7 +488,7 @@ def _audit_head(args: argparse.Namespace) -> int:
 
 def _policy_rules(args: argparse.Namespace) -> int:
     from agent.cli.common import print_json
-    from agent.policy import RULES
+    from agent.policy.rules import ALL_RULES as RULES
 
     if args.json:
         print_json([r.model_dump() for r in RULES])

@@ -40,6 +40,7 @@ CONSENT_LOOKUP_NO_FACE = "consent_lookup.no_face"
 TOOL_NOT_RUNNABLE = "tool.not_runnable"
 TOOL_UNKNOWN = "tool.unknown"
 TOOL_CAPABILITY_MISMATCH = "tool.capability_mismatch"
+TOOL_INVALID_ARGUMENTS = "tool.invalid_arguments"
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -173,5 +174,27 @@ RULES: tuple[Rule, ...] = (
         description="The request's capability is not the one the tool declares.",
     ),
 )
+
+GRAPH_NO_ALLOW_DECISION = "graph.no_allow_decision"
+
+# Rules the graph enforces around decide(): a call that cannot be put to policy at all, and the tools node's
+# own check that what it runs was allowed. They appear in audit rows and answers like decide()'s.
+GRAPH_RULES: tuple[Rule, ...] = (
+    Rule(
+        id=TOOL_INVALID_ARGUMENTS,
+        outcome="deny",
+        anchor="facegate scope",
+        description="The model's call does not validate against the tool's schema or names an image that is "
+        "not registered; nothing runs and the model is told why.",
+    ),
+    Rule(
+        id=GRAPH_NO_ALLOW_DECISION,
+        outcome="deny",
+        anchor="facegate invariant 1",
+        description="The tools node runs only a call that carries an allow decision made for that exact call id.",
+    ),
+)
+
+ALL_RULES: tuple[Rule, ...] = RULES + GRAPH_RULES
 
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
