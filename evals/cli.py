@@ -71,6 +71,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--json", action="store_true")
     b.set_defaults(handler=_bench)
 
+    so = evsub.add_parser("soak", help="resident memory of one engine over many verifications")
+    so.add_argument("--pairs", type=Path, help="pair list whose images are cycled (default: the shipped set)")
+    so.add_argument("--root", type=Path, help="folder the pair list's paths are relative to")
+    so.add_argument("--calls", type=_positive_int, default=2000, help="verifications to run (default 2000)")
+    so.add_argument("--out", type=Path, required=True, help="folder for soak.json, soak.md")
+    so.add_argument("--no-audit", action="store_true", help="do not record the run in the audit log")
+    so.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    so.set_defaults(handler=_soak)
+
     a = evsub.add_parser("agent", help="agent policy scenarios: violations, refusals, decisions, leaks, audit")
     a.add_argument("--suite", type=Path, help="scenario suite YAML (default: the shipped agent_default suite)")
     a.add_argument("--out", type=Path, required=True, help="folder for report.json, report.md")
@@ -212,3 +221,29 @@ def _agent(args: argparse.Namespace) -> int:
         headline = report.model_dump(exclude={"scenarios"})
         record_eval_run(settings, eval_kind="agent", dataset_sha256=report.suite_sha256, summary=headline)
     return _finish(args, report, args.out, "report.json, report.md")
+
+
+def _soak(args: argparse.Namespace) -> int:
+    from agent.cli.common import load_settings, print_json
+    from evals.audit import record_eval_run
+    from evals.bench import shipped_set
+    from evals.datasets import file_sha256
+    from evals.soak import run_soak, write_report
+    from tools.errors import UserError
+    from tools.weights import install_weights
+
+    settings = load_settings(args)
+    if (args.pairs is None) != (args.root is None):
+        raise UserError("give both --pairs and --root, or neither (the shipped set)")
+    install_weights(settings)
+    pairs, root = (args.pairs, args.root) if args.pairs else shipped_set(settings)
+    report = run_soak(settings, pairs, root, calls=args.calls)
+    write_report(report, args.out)
+    if _audit(args):
+        summary = report.model_dump(exclude={"samples"})
+        record_eval_run(settings, eval_kind="soak", dataset_sha256=file_sha256(pairs), summary=summary)
+    if args.json:
+        print_json(report.model_dump(mode="json"))
+    else:
+        print((args.out / "soak.md").read_text(encoding="utf-8"))
+    return 0
