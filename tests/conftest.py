@@ -35,7 +35,7 @@ def face_settings(face_home: Path) -> EngineSettings:
         detector="dlib",
         metric="cosine",
         threshold=None,
-        detect_max_side=800,
+        detect_max_side=640,
         require_single_face=False,
         expression_backend="auto",
         expression_detector="opencv",

@@ -1,8 +1,9 @@
 """The face engine: detection, embeddings, verification and expression analysis over DeepFace.
 
 Cost model: each image costs one detection and one embedding. Detection runs on a copy downscaled so that
-its longer side is at most ``settings.detect_max_side`` (FEASIBILITY.md: Dlib on <= 800 px copies is as
-accurate as at full size and ~4x faster, and memory stays flat); the aligned crop DeepFace cuts from that
+its longer side is at most ``settings.detect_max_side`` (default 640: FEASIBILITY.md measured Dlib on <= 640
+and <= 800 px copies as accurate as at full size and 4-6x faster; on facegate's shipped set 640 was the more
+accurate, faster and lighter of the two, see the README); the aligned crop DeepFace cuts from that
 copy is embedded directly (``DeepFace.represent`` with ``detector_backend="skip"``), so there is no second
 detection. Boxes are mapped back to the original image's coordinates. Embeddings are kept in a bounded,
 thread-safe LRU cache keyed by (sha256, model, detector, align, detect_max_side): an evaluation over N

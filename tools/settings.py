@@ -26,7 +26,7 @@ class EngineSettings(BaseSettings):
     threshold: float | None = Field(None, gt=0, description="Override DeepFace's threshold for model+metric.")
     align: bool = True
     detect_max_side: int = Field(
-        800, ge=0, description="Detect on a copy downscaled so its longer side is at most this (0: off)."
+        640, ge=0, description="Detect on a copy downscaled so its longer side is at most this (0: off)."
     )
     require_single_face: bool = Field(False, description="Refuse images holding more than one face.")
     expression_backend: Literal["auto", "deepface", "fer"] = "auto"
