@@ -112,3 +112,16 @@ def test_bad_image_spec_is_one_line_and_exit_2(home: Path) -> None:
     )  # fmt: skip
     assert out.returncode == 2
     assert out.stderr.strip().startswith("facegate: user_error:") and len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("spec", "code", "exit_code"),
+    [("probe=https://example.com/face.jpg", "url_not_allowed", 3), ("probe=/no/such/face.jpg", "image_not_found", 3)],
+)
+def test_bad_image_is_one_typed_line(home: Path, spec: str, code: str, exit_code: int) -> None:
+    out = subprocess.run(
+        [FACEGATE, "--home", str(home), "ask", "verify img1 against enrolled bob", "--purpose", "mfa", "--image", spec],
+        capture_output=True, text=True, env=_env(), timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert out.returncode == exit_code
+    assert out.stderr.strip().startswith(f"facegate: {code}:") and len(out.stderr.strip().splitlines()) == 1

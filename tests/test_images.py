@@ -129,6 +129,17 @@ def test_urls_refused(settings: EngineSettings, url: str) -> None:
         sha256_of(url, settings)
 
 
+def test_url_as_path_object_refused(settings: EngineSettings) -> None:
+    # Path() folds "//" into "/": the scheme must still be recognised
+    with pytest.raises(URLNotAllowed):
+        load_image(Path("https://example.com/face.jpg"), settings)
+
+
+def test_drive_letter_is_not_a_scheme(settings: EngineSettings) -> None:
+    with pytest.raises(ImageNotFound):
+        load_image("C:/faces/a.jpg", settings)
+
+
 def test_url_bytes_refused(settings: EngineSettings) -> None:
     with pytest.raises(URLNotAllowed):
         load_image(b"https://example.com/face.jpg", settings)

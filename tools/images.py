@@ -95,7 +95,9 @@ ImageSource = str | os.PathLike[str] | bytes | np.ndarray | LoadedImage
 
 # A scheme followed by "//" (http://, ftp://, file://, s3://) or the schemes that carry data inline. A single
 # letter followed by ":" is not treated as a scheme (Windows drive letters).
-_URL_RE = re.compile(r"^\s*(?:[a-zA-Z][a-zA-Z0-9+.\-]+://|data:|blob:|javascript:)", re.IGNORECASE)
+# One slash is enough: Path("http://host/x.jpg") normalises to "http:/host/x.jpg". A scheme has 2+ letters,
+# so a Windows drive ("C:/...") is not one.
+_URL_RE = re.compile(r"^\s*(?:[a-zA-Z][a-zA-Z0-9+.\-]+:/|data:|blob:|javascript:)", re.IGNORECASE)
 
 # EXIF orientations 5-8 swap width and height.
 _TRANSPOSING_ORIENTATIONS = {5, 6, 7, 8}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -64,7 +65,8 @@ def parse_image(spec: str) -> ImageInput:
     subject, sep, path = spec.partition("=")
     if not sep or not subject or not path:
         raise UserError(f"--image takes SUBJECT=PATH (SUBJECT 'probe' for nobody claimed), not {spec!r}")
-    return ImageInput(source=Path(path).expanduser(), subject=None if subject == "probe" else subject)
+    # a str, not a Path: the image loader must see "http://..." as typed to refuse it as a URL
+    return ImageInput(source=os.path.expanduser(path), subject=None if subject == "probe" else subject)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
