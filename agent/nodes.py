@@ -320,26 +320,15 @@ def _malformed(
     """A call that cannot even be put to policy: nothing runs, the model is told why, and the attempt is audited
     (what a model tried to call is evidence too)."""
     from agent.policy import rules
-    from agent.store import AuditEvent
     from tools.errors import MalformedToolCall
 
     rule_id = rules.TOOL_UNKNOWN if unknown_tool else rules.TOOL_INVALID_ARGUMENTS
-    entry = deps.store.audit.append(
-        AuditEvent(
-            kind="decision",
-            actor=deps.settings.actor,
-            session_id=state.get("session_id"),
-            purpose=state["purpose"],
-            subjects=[],
-            capability=None,
-            outcome="deny",
-            rule_id=rule_id,
-            policy_hash=deps.policy.hash,
-            input_hashes=[],
-            # the name and message come from the model: bounded, never arguments' values
-            summary={"tool": (call.name or "(unparseable)")[:100], "call_id": call.id, "reason": message[:300]},
-        )
-    )
+    audit_id = _append_audit(
+        deps, state, kind="decision", subjects=[], capability=None, outcome="deny", rule_id=rule_id,
+        policy_hash=deps.policy.hash, refs=[],
+        # the name and message come from the model: bounded, never the arguments' values
+        summary={"tool": (call.name or "(unparseable)")[:100], "call_id": call.id, "reason": message[:300]},
+    )  # fmt: skip
     return ToolOutcome(
         call_id=call.id,
         tool=call.name or "(unparseable)",
@@ -348,7 +337,7 @@ def _malformed(
         decision=DecisionInfo(outcome="deny", rule_id=rule_id, reason=message, policy_hash=deps.policy.hash),
         error_code=MalformedToolCall.code,
         error=message,
-        audit_ids=[audit_id_of(entry)],
+        audit_ids=[audit_id],
     )
 
 
@@ -362,7 +351,6 @@ def _audit_decision(
     decision: Decision,
     note: str | None = None,
 ) -> str:
-    from agent.store import AuditEvent
 
     summary: dict[str, Any] = {
         "tool": spec.name,
@@ -379,17 +367,40 @@ def _audit_decision(
         "policy.decision", tool=spec.name, call_id=call.id, outcome=decision.outcome, rule_id=decision.rule_id,
         session=state.get("session_id"),
     )  # fmt: skip
+    return _append_audit(
+        deps, state, kind="decision", subjects=subjects, capability=spec.capability.value,
+        outcome=decision.outcome, rule_id=decision.rule_id, policy_hash=decision.policy_hash, refs=refs,
+        summary=summary,
+    )  # fmt: skip
+
+
+def _append_audit(
+    deps: AgentDeps,
+    state: AgentState,
+    *,
+    kind: str,
+    subjects: list[str],
+    capability: str | None,
+    outcome: str,
+    rule_id: str,
+    policy_hash: str | None,
+    refs: list[ImageHandle],
+    summary: dict[str, Any],
+) -> str:
+    """One audit row about this session's current call; returns its audit id."""
+    from agent.store import AuditEvent
+
     entry = deps.store.audit.append(
         AuditEvent(
-            kind="decision",
+            kind=kind,  # type: ignore[arg-type]
             actor=deps.settings.actor,
             session_id=state.get("session_id"),
             purpose=state["purpose"],
             subjects=subjects,
-            capability=spec.capability.value,
-            outcome=decision.outcome,
-            rule_id=decision.rule_id,
-            policy_hash=decision.policy_hash,
+            capability=capability,
+            outcome=outcome,
+            rule_id=rule_id,
+            policy_hash=policy_hash,
             input_hashes=[r.sha256 for r in refs],
             summary=summary,
         )
@@ -560,7 +571,6 @@ def _audit_run(
     result: dict[str, Any] | None,
     error: FacegateError | None,
 ) -> str:
-    from agent.store import AuditEvent
 
     summary: dict[str, Any] = {"tool": spec.name, "call_id": call.id}
     if result is not None:
@@ -574,22 +584,11 @@ def _audit_run(
             summary["probe_dropped"] = True
     if error is not None:
         summary["error"] = error.code
-    entry = deps.store.audit.append(
-        AuditEvent(
-            kind="tool_run",
-            actor=deps.settings.actor,
-            session_id=state.get("session_id"),
-            purpose=state["purpose"],
-            subjects=subjects,
-            capability=spec.capability.value,
-            outcome="ok" if error is None else "error",
-            rule_id=info.rule_id,
-            policy_hash=info.policy_hash,
-            input_hashes=[r.sha256 for r in refs],
-            summary=summary,
-        )
-    )
-    return audit_id_of(entry)
+    return _append_audit(
+        deps, state, kind="tool_run", subjects=subjects, capability=spec.capability.value,
+        outcome="ok" if error is None else "error", rule_id=info.rule_id, policy_hash=info.policy_hash,
+        refs=refs, summary=summary,
+    )  # fmt: skip
 
 
 __all__ = [
