@@ -187,3 +187,14 @@ def test_usage_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     err = capsys.readouterr().err
     assert info.value.code == 2
     assert len(err.strip().splitlines()) == 1 and err.startswith("facegate: usage_error:"), err
+
+
+def test_cli_choices_match_the_models() -> None:
+    from typing import get_args
+
+    from agent.cli import consent_cmd
+    from agent.store.models import AuditKind
+    from tools.specs import CONSENTABLE
+
+    assert set(consent_cmd._CAPS) == {c.value for c in CONSENTABLE}
+    assert get_args(AuditKind) == consent_cmd._KINDS

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from agent.settings import Settings
     from agent.store import Store
 
+# Spelled out rather than imported: the enum and the Literal live in pydantic modules that `facegate --help`
+# must not pay for. tests/test_consent_cli.py keeps these in step with tools.specs and agent.store.models.
 _CAPS = ("face_verification", "expression_analysis", "enrollment", "llm_image_sharing")
 _KINDS = (
     "decision",
