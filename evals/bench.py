@@ -180,7 +180,7 @@ def run_bench(
     cmd = [
         *_facegate_cmd(), "--home", str(settings.home), "eval", "verification", "--pairs", str(timed),
         "--root", str(root), "--out", str(fg_out), "--model", settings.model, "--detector", settings.detector,
-        "--no-audit", "--json",
+        "--json",
     ]  # fmt: skip
     if settings.threshold is not None:
         cmd += ["--threshold", str(settings.threshold)]

@@ -22,7 +22,6 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=_positive_int, help="worker processes (default: the number of CPUs)")
     p.add_argument("--executor", choices=("local", "ray"), default="local", help="local process pool or a Ray cluster")
     p.add_argument("--ray-address", help="Ray cluster to join (default with --executor ray: start a local one, 2 CPUs)")
-    p.add_argument("--no-audit", action="store_true", help="do not record the run in the audit log")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
 
@@ -67,7 +66,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="time only a fixed stratified sample of this many pairs (default 0: all pairs)",
     )
     b.add_argument("--workers", type=_positive_int, help="facegate's worker processes (default: CPUs)")
-    b.add_argument("--no-audit", action="store_true")
     b.add_argument("--json", action="store_true")
     b.set_defaults(handler=_bench)
 
@@ -76,7 +74,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     so.add_argument("--root", type=Path, help="folder the pair list's paths are relative to")
     so.add_argument("--calls", type=_positive_int, default=2000, help="verifications to run (default 2000)")
     so.add_argument("--out", type=Path, required=True, help="folder for soak.json, soak.md")
-    so.add_argument("--no-audit", action="store_true", help="do not record the run in the audit log")
     so.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     so.set_defaults(handler=_soak)
 
@@ -86,7 +83,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--reasoner", choices=("offline", "gemini"), default="offline")
     a.add_argument("--photos", type=Path, help="cache of the package photos (default: <home>/sample-photos)")
     a.add_argument("--only", action="append", metavar="ID", help="run only this scenario (repeatable)")
-    a.add_argument("--no-audit", action="store_true", help="do not record the run in the audit log")
     a.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     a.set_defaults(handler=_agent)
 
@@ -97,7 +93,9 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _audit(args: argparse.Namespace) -> bool:
-    return not getattr(args, "no_audit", False)
+    # Every evaluation run an operator starts is recorded (dataset hash, settings, headline figures); there is
+    # deliberately no switch to skip it. The library functions keep an ``audit`` argument for embedding code.
+    return True
 
 
 def _finish(args: argparse.Namespace, report: Any, out: Path, files: str) -> int:
