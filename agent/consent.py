@@ -101,6 +101,12 @@ def revoke_consent(
     )
 
 
+def records_for_purpose(records: Iterable[ConsentRecord], purpose: str | None) -> list[ConsentRecord]:
+    """The records covering ``purpose``: what a consent lookup under the ``limit_to_purpose`` obligation may
+    show (None: no limit)."""
+    return [r for r in records if purpose is None or purpose in r.purposes]
+
+
 def consent_status(record: ConsentRecord, now: datetime) -> ConsentStatus:
     if record.revoked_by(now):
         return "revoked"

@@ -114,6 +114,8 @@ def enroll(
                 subjects=[subject_id],
                 capability=Capability.ENROLLMENT.value,
                 outcome=f"error:{exc.code}",
+                rule_id=decision.rule_id,
+                policy_hash=decision.policy_hash,
                 input_hashes=[loaded.sha256],
                 ts=now,
                 summary={"tool": ENROLL_TOOL, "error": exc.code},
@@ -141,6 +143,8 @@ def enroll(
         actor=actor,
         session_id=session_id,
         now=now,
+        rule_id=decision.rule_id,
+        policy_hash=decision.policy_hash,
         audit_summary={"faces_in_image": embedding.faces_in_image, "policy_hash": policy.hash},
     )
     return EnrollmentResult(

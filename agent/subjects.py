@@ -2,18 +2,100 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from agent.consent import describe_consents
 from agent.store import Store
 from agent.store.db import iso, utcnow
 from agent.store.models import AuditEvent, Template
+from tools.errors import StoreError
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
 
 # A cleaner deletes cached data about a subject held outside the store (e.g. an image vault) and returns how
 # many items it removed. The SDK passes its own; the store knows nothing of them.
 Cleaner = Callable[[str], int]
+
+
+def subject_threads(store: Store, subject_id: str) -> list[dict[str, Any]]:
+    """The conversations (thread ids) that involved ``subject_id``, as the audit log knows them.
+
+    Every decision and tool run of a conversation is audited with its thread id as ``session_id`` and the
+    people it concerned in ``subjects``. Oldest first, each with its first and last audited time.
+    """
+    threads: dict[str, dict[str, Any]] = {}
+    for entry in store.audit.query(subject=subject_id):
+        if not entry.session_id:
+            continue
+        item = threads.setdefault(
+            entry.session_id,
+            {"thread_id": entry.session_id, "first_at": iso(entry.ts), "last_at": iso(entry.ts), "audit_rows": 0},
+        )
+        item["last_at"] = iso(entry.ts)
+        item["audit_rows"] += 1
+    return list(threads.values())
+
+
+def delete_threads(thread_ids: Sequence[str], *, checkpointer: Any = None, path: Path | None = None) -> int:
+    """Delete these conversation threads from the LangGraph checkpoints; returns how many held anything.
+
+    Args:
+        thread_ids: the threads to delete.
+        checkpointer: a LangGraph saver with ``delete_thread`` (the SDK's own); else
+        path: the SQLite checkpoint file (``settings.resolved_checkpoint_path``). A missing file holds nothing.
+
+    Raises:
+        StoreError: the checkpoint database cannot be opened or written.
+    """
+    if not thread_ids:
+        return 0
+    if checkpointer is not None:
+        return _delete_with(checkpointer, thread_ids)
+    if path is None or not Path(path).exists():
+        return 0
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    try:
+        # mode=rw: never create a checkpoint file just to erase from it.
+        conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=rw", uri=True, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the conversation checkpoints {path}: {exc}", path=str(path)) from exc
+    try:
+        conn.execute("PRAGMA busy_timeout=10000")
+        # Overwrite what is deleted, so a conversation does not survive in the file's free pages.
+        conn.execute("PRAGMA secure_delete=ON")
+        deleted = _delete_with(SqliteSaver(conn), thread_ids)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return deleted
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot delete conversations from {path}: {exc}", path=str(path)) from exc
+    finally:
+        conn.close()
+
+
+def _delete_with(saver: Any, thread_ids: Sequence[str]) -> int:
+    deleted = 0
+    for thread_id in thread_ids:
+        held = saver.get_tuple({"configurable": {"thread_id": thread_id}}) is not None
+        saver.delete_thread(thread_id)
+        deleted += held
+    return deleted
+
+
+def thread_cleaner(store: Store, settings: Settings, *, checkpointer: Any = None) -> Cleaner:
+    """A :data:`Cleaner` that deletes every conversation thread involving the subject (GDPR Art. 17): the
+    checkpoints hold the conversation, tool results and image hashes."""
+
+    def clean(subject_id: str) -> int:
+        threads = [t["thread_id"] for t in subject_threads(store, subject_id)]
+        return delete_threads(threads, checkpointer=checkpointer, path=settings.resolved_checkpoint_path)
+
+    return clean
 
 
 def export_subject(
@@ -39,6 +121,7 @@ def export_subject(
             item["vector"] = list(t.vector)
         template_data.append(item)
     audit = [e.model_dump(mode="json") for e in store.audit.query(subject=subject_id)]
+    threads = subject_threads(store, subject_id)
     store.audit.append(
         AuditEvent(
             kind="subject_export",
@@ -50,6 +133,7 @@ def export_subject(
                 "templates": len(templates),
                 "with_vectors": include_templates,
                 "audit_rows": len(audit),
+                "conversations": len(threads),
             },
         )
     )
@@ -62,6 +146,7 @@ def export_subject(
         "exported_at": iso(now),
         "consents": describe_consents(store.consents_for(subject_id), now),
         "templates": template_data,
+        "conversations": threads,
         "audit": audit,
     }
 
@@ -80,3 +165,31 @@ def erase_subject(
     """
     cached = sum(clean(subject_id) for clean in cleaners)
     return store.erase_subject(subject_id, actor=actor, now=now, extra_summary={"cached_items_deleted": cached})
+
+
+def erase_subject_everywhere(
+    store: Store,
+    settings: Settings,
+    subject_id: str,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    checkpointer: Any = None,
+    cleaners: Sequence[Cleaner] = (),
+) -> dict[str, Any]:
+    """Erase a subject from the store AND from every conversation that involved them.
+
+    The conversation threads (found through the audit log) are deleted from the checkpoints first (from
+    ``checkpointer`` when given, else from the SQLite file at ``settings.resolved_checkpoint_path``), then
+    ``cleaners`` run, then the store erases; the erasure's audit row counts the threads deleted
+    (``threads_deleted``). If a step fails, the store is unchanged and the erasure can be retried.
+    """
+    store.require_subject(subject_id)
+    threads = thread_cleaner(store, settings, checkpointer=checkpointer)(subject_id)
+    cached = sum(clean(subject_id) for clean in cleaners)
+    return store.erase_subject(
+        subject_id,
+        actor=actor,
+        now=now,
+        extra_summary={"cached_items_deleted": cached, "threads_deleted": threads},
+    )

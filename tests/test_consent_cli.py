@@ -76,7 +76,7 @@ def test_grant_list_show_revoke(run, tmp_path: Path) -> None:  # type: ignore[no
         (["--expires", "next tuesday"], 2, "--expires"),
         (["--expires", "2001-01-01"], 2, "ended"),
         (["--term-days", "30", "--purpose", "fun"], 2, "unknown purpose"),
-        (["--term-days", "0"], 2, "term_days"),
+        (["--expires", "9999-12-31T23:59:00-05:00"], 2, "out of range"),
     ],
 )
 def test_bad_grants_get_one_line_and_write_nothing(run, tmp_path: Path, args, code, fragment) -> None:  # type: ignore[no-untyped-def]
@@ -178,7 +178,13 @@ def test_enroll_cli_with_real_engine(face_home: Path, tmp_path: Path, capsys, mo
         ["consent", "grant", "alice", "--capability", "mind_reading", "--purpose", "p"],
         ["enroll", "alice"],
         ["audit", "show", "--limit", "many"],
+        ["audit", "show", "--limit", "-1"],
+        ["audit", "show", "--limit", "0"],
         ["consent", "bogus"],
+        [*GRANT, "--term-days", "0"],
+        [*GRANT, "--term-days", "99999999"],
+        [*GRANT, "--term-days", "30", "--retention-days", "99999999"],
+        [*GRANT, "--term-days", "30", "--retention-days", "0"],
     ],
 )
 def test_usage_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv) -> None:  # type: ignore[no-untyped-def]
@@ -193,8 +199,53 @@ def test_cli_choices_match_the_models() -> None:
     from typing import get_args
 
     from agent.cli import consent_cmd
-    from agent.store.models import AuditKind
+    from agent.store.models import MAX_DAYS, AuditKind
     from tools.specs import CONSENTABLE
 
     assert set(consent_cmd._CAPS) == {c.value for c in CONSENTABLE}
     assert get_args(AuditKind) == consent_cmd._KINDS
+    assert consent_cmd._MAX_DAYS == MAX_DAYS
+
+
+def test_longest_term_is_accepted_and_sdk_overlong_terms_are_invalid_consent(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from agent.consent import grant_consent
+    from agent.policy import load_policy
+    from agent.store import Store
+    from tools.errors import InvalidConsent
+
+    code, out, err = run(*GRANT, "--term-days", str(36_500), "--retention-days", str(36_500), "--json")
+    assert code == 0 and json.loads(out)["retention_days"] == 36_500, err
+    with Store.open(tmp_path / "facegate.db") as store:
+        for field in ("term_days", "retention_days"):
+            kw = {"term_days": 30, field: 99_999_999}
+            with pytest.raises(InvalidConsent, match=field):
+                grant_consent(
+                    store, load_policy(), subject_id="dave", capabilities=["face_verification"],
+                    purposes=["access_control"], notice="n", evidence_method="x", recorded_by="r", actor="r", **kw,
+                )  # fmt: skip
+
+
+def test_audit_query_refuses_a_non_positive_limit(tmp_path: Path) -> None:
+    from agent.store import Store
+    from tools.errors import UserError
+
+    with Store.open(tmp_path / "facegate.db") as store:
+        with pytest.raises(UserError):
+            store.audit.query(limit=-1)
+        with pytest.raises(UserError):
+            store.audit.query(limit=0)
+
+
+def test_subject_erase_deletes_the_subjects_conversations(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from agent.settings import Settings
+    from tests.test_subjects import _converse, _threads
+
+    run(*GRANT, "--term-days", "30")
+    thread = _converse(Settings(home=tmp_path, reasoner="offline", actor="op"), "alice")
+    code, out, _ = run("subject", "export", "alice")
+    assert code == 0 and [t["thread_id"] for t in json.loads(out)["conversations"]] == [thread]
+    code, out, err = run("subject", "erase", "alice")
+    assert code == 0 and "1 conversation(s) deleted" in out, err
+    assert _threads(tmp_path / "threads.db") == set()
+    code, out, _ = run("audit", "show", "--kind", "erasure", "--json")
+    assert json.loads(out)[0]["summary"]["threads_deleted"] == 1

@@ -163,6 +163,16 @@ def test_engine_failure_is_audited_and_nothing_stored(store: Store) -> None:
     assert store.templates_for("alice") == []
     [row] = store.audit.query(kind="tool_run")
     assert row.outcome == "error:multiple_faces"
+    # the run names the decision that allowed it, like every other tool run
+    [decision] = store.audit.query(kind="decision")
+    assert (row.rule_id, row.policy_hash) == (decision.rule_id, POLICY.hash) == ("highrisk.obligations", POLICY.hash)
+
+
+def test_enrollment_row_names_the_decision_that_allowed_it(store: Store) -> None:
+    _grant(store)
+    enroll(store, FakeEngine(), POLICY, subject_id="alice", image=b"j", purpose="access_control", actor="op", now=NOW)
+    [row] = store.audit.query(kind="enrollment")
+    assert (row.rule_id, row.policy_hash) == ("highrisk.obligations", POLICY.hash)
 
 
 def test_revocation_and_erasure_delete_templates(store: Store) -> None:
@@ -207,3 +217,41 @@ def test_enroll_with_the_real_engine(store: Store, engine) -> None:  # type: ign
             actor="op",
             now=NOW,
         )
+
+
+def test_a_template_serves_another_purpose_only_with_enrollment_consent_for_it(tmp_path: Path) -> None:
+    """End to end: enrolled for access control, verify_identity in a customer-service session is refused until
+    the person also consents to enrollment for customer service."""
+    from agent.sdk import FaceAgent, ImageInput
+    from agent.settings import Settings
+    from tests.fakes import FakeFaceEngine, ScriptedReasoner, call, say
+
+    settings = Settings(home=tmp_path, reasoner="offline", actor="tester")
+    engine = FakeFaceEngine(settings)
+    scripted = ScriptedReasoner()
+    with FaceAgent(settings, engine=engine, reasoner=scripted, checkpointer="memory") as agent:
+        agent.grant_consent("alice", capabilities=["face_verification", "enrollment"], purposes=["access_control"],
+                            notice="door", evidence_method="form")  # fmt: skip
+        agent.enroll("alice", engine.photo("alice"), purpose="access_control")
+        agent.grant_consent("alice", capabilities=["face_verification"], purposes=["customer_service"],
+                            notice="desk", evidence_method="form")  # fmt: skip
+
+        def verify() -> object:
+            scripted.enqueue(call("verify_identity", image="img1", claimed_subject="alice"), say("done"))
+            probe = ImageInput(source=engine.photo("alice", 2))
+            return agent.ask("is this alice?", purpose="customer_service", images=[probe])
+
+        refused = verify()
+        [d] = refused.decisions  # type: ignore[attr-defined]
+        assert (d.outcome, d.rule_id) == ("deny", "probe.requires_claimed_enrolled_identity")
+        assert "enrolled for another purpose" in d.reason
+        assert engine.ran("verify_against_template") == 0
+
+        agent.grant_consent("alice", capabilities=["enrollment"], purposes=["customer_service"],
+                            notice="desk", evidence_method="form")  # fmt: skip
+        allowed = verify()
+        [d] = allowed.decisions  # type: ignore[attr-defined]
+        assert (d.outcome, d.rule_id) == ("allow", "consent.active")
+        [o] = allowed.tool_outcomes  # type: ignore[attr-defined]
+        assert o.status == "ok" and o.result and o.result["verified"] is True
+        assert engine.ran("verify_against_template") == 1

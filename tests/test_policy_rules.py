@@ -39,6 +39,20 @@ claim_alice = request(
 )
 ac_alice = [consent("alice", [FV, ENR], ["access_control"])]
 
+
+def claim_cs(template_purpose: str) -> PolicyRequest:
+    """verify_identity of alice for customer service, against a template enrolled for ``template_purpose``."""
+    return request(
+        "verify_identity",
+        FV,
+        "customer_service",
+        [img(None)],
+        claimed_subject="alice",
+        claimed_subject_enrolled=True,
+        claimed_template_purpose=template_purpose,
+    )
+
+
 CASES: list[Case] = [
     # consent.active (GDPR 9(2)(a))
     Case("consent.active", "both pictured consented", verify_ab, both, "allow", "consent.active"),
@@ -506,6 +520,76 @@ CASES: list[Case] = [
         "deny",
         "probe.requires_claimed_enrolled_identity",
     ),
+    # purpose limitation of templates: a template serves the purpose it was enrolled for, or one the person
+    # also consented to enrollment for
+    Case(
+        "probe.requires_claimed_enrolled_identity",
+        "template enrolled for the session purpose",
+        claim_cs("customer_service"),
+        [consent("alice", [FV], ["customer_service"])],
+        "allow",
+        "consent.active",
+        obligations={"do_not_retain_probe": True},
+    ),
+    Case(
+        "probe.requires_claimed_enrolled_identity",
+        "template enrolled for another purpose",
+        claim_cs("access_control"),
+        [consent("alice", [FV, ENR], ["access_control"]), consent("alice", [FV], ["customer_service"])],
+        "deny",
+        "probe.requires_claimed_enrolled_identity",
+    ),
+    Case(
+        "probe.requires_claimed_enrolled_identity",
+        "another purpose, enrollment consent for this one",
+        claim_cs("access_control"),
+        [consent("alice", [FV, ENR], ["access_control"]), consent("alice", [FV, ENR], ["customer_service"])],
+        "allow",
+        "consent.active",
+        obligations={"do_not_retain_probe": True},
+    ),
+    Case(
+        "probe.requires_claimed_enrolled_identity",
+        "another purpose, enrollment consent for this one revoked",
+        claim_cs("access_control"),
+        [
+            consent("alice", [FV], ["customer_service"]),
+            consent("alice", [ENR], ["customer_service"], revoked=NOW - days(1)),
+        ],
+        "deny",
+        "probe.requires_claimed_enrolled_identity",
+    ),
+    Case(
+        "probe.requires_claimed_enrolled_identity",
+        "another purpose, enrollment consent incomplete",
+        claim_cs("access_control"),
+        [consent("alice", [FV], ["customer_service"]), consent("alice", [ENR], ["customer_service"], evidence=None)],
+        "deny",
+        "probe.requires_claimed_enrolled_identity",
+    ),
+    Case(
+        "probe.requires_claimed_enrolled_identity",
+        "template stored without a purpose",
+        claim_cs(""),
+        [consent("alice", [FV], ["customer_service"])],
+        "deny",
+        "probe.requires_claimed_enrolled_identity",
+    ),
+    Case(
+        "probe.requires_claimed_enrolled_identity",
+        "purpose without templates, enrollment consent does not help",
+        request(
+            "verify_identity",
+            FV,
+            "healthcare",
+            [img(None)],
+            claimed_subject="alice",
+            claimed_template_purpose="access_control",
+        ),
+        [consent("alice", [FV, ENR], ["access_control", "healthcare"])],
+        "deny",
+        "probe.requires_claimed_enrolled_identity",
+    ),
     Case(
         "probe.requires_claimed_enrolled_identity",
         "claimed identity revoked",
@@ -594,11 +678,21 @@ CASES: list[Case] = [
     # consent_lookup.allowed
     Case(
         "consent_lookup.allowed",
-        "subject id only",
+        "subject id only, limited to the session purpose",
         request("consent_status", "consent_lookup", "customer_service", subject="alice"),
         [],
         "allow",
         "consent_lookup.allowed",
+        obligations={"limit_to_purpose": "customer_service"},
+    ),
+    Case(
+        "consent_lookup.allowed",
+        "another purpose's session sees only its own purpose's records",
+        request("consent_status", "consent_lookup", "public_surveillance", subject="alice"),
+        ac_alice,
+        "allow",
+        "consent_lookup.allowed",
+        obligations={"limit_to_purpose": "public_surveillance"},
     ),
     Case(
         "consent_lookup.allowed",
@@ -732,3 +826,15 @@ def test_policy_package_imports_no_store_or_engine() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_consent_lookup_shows_only_the_session_purposes_records() -> None:
+    """Finding D: a session for one purpose must not read (nor pass to the model) another purpose's records."""
+    from agent.consent import records_for_purpose
+
+    records = [*ac_alice, consent("alice", [FV], ["customer_service", "mfa"])]
+    for purpose, shown in [("public_surveillance", []), ("mfa", records[1:]), ("access_control", records[:1])]:
+        decision = decide(request("consent_status", "consent_lookup", purpose, subject="alice"), records, POLICY, NOW)
+        limit = decision.obligation("limit_to_purpose")
+        assert decision.allowed and limit is not None and limit.value == purpose
+        assert records_for_purpose(records, str(limit.value)) == shown

@@ -214,3 +214,44 @@ def test_error_inside_a_transaction_rolls_everything_back(store: Store) -> None:
         raise RuntimeError("boom")
     assert _counts(store.path) == {"subjects": 0, "consents": 0, "templates": 0, "audit_log": 0}
     assert store.audit.verify().ok
+
+
+def test_database_and_the_folders_it_creates_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    def mode(p: Path) -> int:
+        return stat.S_IMODE(p.stat().st_mode)
+
+    tmp_path.chmod(0o755)  # an existing folder: not ours to change
+    old = os.umask(0)
+    try:
+        home = tmp_path / "home" / "nested"
+        store = Store.open(home / "facegate.db")
+        store.grant_consent(grant(), actor="op", now=NOW)
+        db = home / "facegate.db"
+        files = [db, db.with_name("facegate.db-wal"), db.with_name("facegate.db-shm")]
+        assert all(f.exists() for f in files)
+        assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
+        assert (mode(home), mode(home.parent), mode(tmp_path)) == (0o700, 0o700, 0o755)
+        store.close()
+        # a database created world-readable before this fix is tightened when opened
+        db.chmod(0o644)
+        Store.open(db).close()
+        assert mode(db) == 0o600
+    finally:
+        os.umask(old)
+
+
+def test_template_purpose_is_what_the_template_was_enrolled_for(store: Store) -> None:
+    record = store.grant_consent(grant(purposes=("access_control", "mfa")), actor="op", now=NOW)
+    assert store.template_purpose("alice", model="Dlib", detector="dlib", now=NOW) is None
+    _template(store, record.id, purpose="mfa")
+    assert store.template_purpose("alice", model="Dlib", detector="dlib", now=NOW) == "mfa"
+    assert store.template_purpose("alice", model="Dlib", detector="opencv", now=NOW) is None
+    assert store.template_purpose("alice", model="Dlib", detector="dlib", now=NOW + timedelta(days=90)) is None
+    store.save_template(
+        "alice", model="Dlib", detector="dlib", vector=[0.5] * 128, image_sha256="a" * 64,
+        expires_at=NOW + timedelta(days=5), now=NOW,
+    )  # fmt: skip
+    assert store.template_purpose("alice", model="Dlib", detector="dlib", now=NOW) == ""

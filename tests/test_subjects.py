@@ -10,7 +10,7 @@ import pytest
 
 from agent.consent import grant_consent
 from agent.policy import load_policy
-from agent.store import Store
+from agent.store import AuditEvent, Store
 from agent.subjects import erase_subject, export_subject
 from tests.policy_cases import NOW
 from tools.errors import NotFoundError
@@ -92,3 +92,86 @@ def test_unknown_subject(store: Store) -> None:
         export_subject(store, "nobody", actor="dpo")
     with pytest.raises(NotFoundError):
         erase_subject(store, "nobody", actor="dpo")
+
+
+def _converse(settings, subject: str) -> str:  # type: ignore[no-untyped-def]
+    """One conversation about ``subject`` through the SDK (SQLite checkpoints); returns its thread id."""
+    from agent.sdk import FaceAgent, ImageInput
+    from tests.fakes import FakeFaceEngine, ScriptedReasoner, call, say
+
+    engine = FakeFaceEngine(settings)
+    reasoner = ScriptedReasoner(call("consent_status", subject=subject), say(f"about {subject}"))
+    with FaceAgent(settings, engine=engine, reasoner=reasoner) as agent:
+        image = ImageInput(source=engine.photo(subject), subject=subject)
+        return agent.ask(f"what about {subject}?", purpose="mfa", images=[image]).thread_id
+
+
+def _threads(path: Path) -> set[str]:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT thread_id FROM checkpoints UNION SELECT thread_id FROM writes").fetchall()
+    finally:
+        conn.close()
+    return {r[0] for r in rows}
+
+
+def test_erasure_deletes_the_subjects_conversations_from_the_checkpoints(tmp_path: Path) -> None:
+    from agent.settings import Settings
+    from agent.subjects import erase_subject_everywhere, subject_threads
+
+    settings = Settings(home=tmp_path, reasoner="offline", actor="tester")
+    carol_1, carol_2, bob = _converse(settings, "carol"), _converse(settings, "carol"), _converse(settings, "bob")
+    checkpoints = settings.resolved_checkpoint_path
+    assert _threads(checkpoints) == {carol_1, carol_2, bob}
+    with Store.open(settings.resolved_db_path) as store:
+        grant_consent(
+            store, POLICY, subject_id="carol", capabilities=["face_verification"], purposes=["mfa"], notice="v1",
+            evidence_method="m", recorded_by="op", term_days=30, actor="op",
+        )  # fmt: skip
+        listed = export_subject(store, "carol", actor="dpo")["conversations"]
+        assert [t["thread_id"] for t in listed] == [carol_1, carol_2]
+        assert all(t["first_at"] <= t["last_at"] and t["audit_rows"] >= 1 for t in listed)
+        result = erase_subject_everywhere(store, settings, "carol", actor="dpo")
+        assert result["threads_deleted"] == 2 and result["consents_revoked"] == 1
+        [row] = store.audit.query(kind="erasure")
+        assert row.summary["threads_deleted"] == 2 and carol_1 not in str(row.summary)
+        assert store.audit.verify().ok
+        # bob's conversation stays; carol's are gone, also from the file's free pages
+        assert _threads(checkpoints) == {bob}
+        raw = checkpoints.read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("threads.db-*") if p.is_file())
+        assert carol_1.encode() not in raw and carol_2.encode() not in raw
+        # erasing again is harmless: nothing left to delete
+        assert erase_subject_everywhere(store, settings, "carol", actor="dpo")["threads_deleted"] == 0
+        assert subject_threads(store, "carol")  # the audit log still knows (ids and times only)
+
+
+def test_erasure_without_a_checkpoint_file_creates_none(store: Store, tmp_path: Path) -> None:
+    from agent.settings import Settings
+    from agent.subjects import erase_subject_everywhere
+
+    settings = Settings(home=tmp_path / "elsewhere", reasoner="offline")
+    result = erase_subject_everywhere(store, settings, "alice", actor="dpo", now=NOW)
+    assert result["threads_deleted"] == 0 and not settings.resolved_checkpoint_path.exists()
+
+
+def test_erasure_uses_the_callers_checkpointer(store: Store, tmp_path: Path) -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from agent.settings import Settings
+    from agent.subjects import erase_subject_everywhere
+
+    saver = InMemorySaver()
+    saver.put(
+        {"configurable": {"thread_id": "t-alice", "checkpoint_ns": ""}},
+        {"v": 1, "id": "1", "ts": NOW.isoformat(), "channel_values": {}, "channel_versions": {}, "versions_seen": {}},
+        {},
+        {},
+    )
+    store.audit.append(AuditEvent(kind="decision", actor="t", session_id="t-alice", subjects=["alice"]))
+    result = erase_subject_everywhere(
+        store, Settings(home=tmp_path, reasoner="offline"), "alice", actor="dpo", now=NOW, checkpointer=saver
+    )
+    assert result["threads_deleted"] == 1
+    assert saver.get_tuple({"configurable": {"thread_id": "t-alice"}}) is None

@@ -39,6 +39,27 @@ _KINDS = (
 )
 
 
+# Kept in step with agent.store.models.MAX_DAYS (tests/test_consent_cli.py checks).
+_MAX_DAYS = 36_500
+
+
+def _bounded_int(low: int, high: int | None = None) -> Any:
+    """An argparse ``type`` for an integer in ``[low, high]``: anything else is a one-line usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"{low}..{high}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range ({bounds})")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     _register_consent(sub)
     _register_enroll(sub)
@@ -90,8 +111,12 @@ def _register_consent(sub: argparse._SubParsersAction) -> None:
     grant.add_argument("--evidence-reference", help="where the evidence is kept (form number, URL, ...)")
     term = grant.add_mutually_exclusive_group()
     term.add_argument("--expires", help="end of the term: a UTC date (YYYY-MM-DD, ends at 00:00) or ISO time")
-    term.add_argument("--term-days", type=int, help="term in days from now")
-    grant.add_argument("--retention-days", type=int, help="keep templates at most this long (default: purpose's)")
+    term.add_argument("--term-days", type=_bounded_int(1, _MAX_DAYS), help=f"term in days from now (1..{_MAX_DAYS})")
+    grant.add_argument(
+        "--retention-days",
+        type=_bounded_int(1, _MAX_DAYS),
+        help="keep templates at most this long (default: purpose's)",
+    )
     _actor_flag(grant)
     _json_flag(grant)
     grant.set_defaults(handler=_consent_grant)
@@ -147,7 +172,9 @@ def _register_subject(sub: argparse._SubParsersAction) -> None:
     _actor_flag(export)
     export.set_defaults(handler=_subject_export)
 
-    erase = actions.add_parser("erase", help="delete templates and cached data, withdraw consent, keep a tombstone")
+    erase = actions.add_parser(
+        "erase", help="delete templates, conversations and cached data, withdraw consent, keep a tombstone"
+    )
     erase.add_argument("subject")
     _actor_flag(erase)
     _json_flag(erase)
@@ -175,7 +202,7 @@ def _register_audit(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--since", help="UTC date or ISO time")
     show.add_argument("--until", help="UTC date or ISO time")
     show.add_argument("--kind", choices=_KINDS)
-    show.add_argument("--limit", type=int, help="the most recent N rows")
+    show.add_argument("--limit", type=_bounded_int(1), help="the most recent N rows (N >= 1)")
     _json_flag(show)
     show.set_defaults(handler=_audit_show)
 
@@ -205,9 +232,13 @@ def parse_when(text: str, *, name: str) -> datetime:
 
     try:
         value = datetime.fromisoformat(text.strip())
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+        value.astimezone(UTC)  # 9999-12-31T23:00-05:00 is past the last representable UTC time
     except ValueError:
         raise UserError(f"{name}: cannot read {text!r} as a date (YYYY-MM-DD) or ISO time") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    except OverflowError:
+        raise UserError(f"{name}: {text!r} is out of range (past year 9999 in UTC)") from None
+    return value
 
 
 @contextmanager
@@ -398,16 +429,17 @@ def _subject_export(args: argparse.Namespace) -> int:
 
 def _subject_erase(args: argparse.Namespace) -> int:
     from agent.cli.common import print_json
-    from agent.subjects import erase_subject
+    from agent.subjects import erase_subject_everywhere
 
     with _opened(args) as (settings, store):
-        result = erase_subject(store, args.subject, actor=_actor(args, settings))
+        result = erase_subject_everywhere(store, settings, args.subject, actor=_actor(args, settings))
     if args.json:
         print_json(result)
     else:
         print(
             f"erased {args.subject}: {result['templates_deleted']} template(s) deleted, "
-            f"{result['consents_revoked']} consent(s) withdrawn; tombstone and audit rows kept"
+            f"{result['consents_revoked']} consent(s) withdrawn, {result['threads_deleted']} conversation(s) "
+            "deleted; tombstone and audit rows kept"
         )
     return 0
 

@@ -111,7 +111,9 @@ def decide(request: PolicyRequest, consents: Sequence[ConsentRecord], policy: Po
         return out(
             "allow",
             R.CONSENT_LOOKUP_ALLOWED,
-            "Reading what consent is on record processes no biometric data.",
+            f"Reading what consent is on record processes no biometric data; only the records covering "
+            f"{request.purpose} (this session's purpose) may be shown.",
+            obligations=[Obligation(kind="limit_to_purpose", value=request.purpose)],
         )
 
     # --- the purpose catalogue --------------------------------------------------------------------------
@@ -214,16 +216,36 @@ def _decide_claim(
             "a probe may only be verified against a consenting, enrolled identity.",
             missing=[MissingConsent(subject_id=claimed, capability=cap, purpose=purpose.id)],
         )
-    if not request.claimed_subject_enrolled:
+    template_purpose = request.claimed_template_purpose
+    if not (request.claimed_subject_enrolled or template_purpose is not None):
         return out(
             "deny",
             R.PROBE_REQUIRES_CLAIMED_IDENTITY,
             f"The claimed identity {claimed!r} is not enrolled (no stored face template to verify against).",
         )
+    reuse: tuple[ConsentRecord, ...] = ()
+    if template_purpose is not None and template_purpose != purpose.id:
+        # Purpose limitation (GDPR Art. 5(1)(b); BIPA 15(b)): a template stored for one purpose serves another
+        # only when the person also consented to enrollment for that one.
+        enrolling = _consent_state(claimed, Capability.ENROLLMENT, purpose.id, consents, now)
+        if enrolling.state != "active" or Capability.ENROLLMENT not in purpose.allowed_capabilities:
+            stored_for = template_purpose or "no recorded purpose"
+            needs = (
+                f"{claimed}'s consent to enrollment for {purpose.id}"
+                if Capability.ENROLLMENT in purpose.allowed_capabilities
+                else f"a purpose that allows face templates ({purpose.id} does not)"
+            )
+            return out(
+                "deny",
+                R.PROBE_REQUIRES_CLAIMED_IDENTITY,
+                f"The face template of {claimed!r} was enrolled for another purpose ({stored_for}); "
+                f"using it for {purpose.id} needs {needs}.",
+            )
+        reuse = enrolling.records
     refused = _refuse_on_consent(states[1:], cap, purpose.id, out)
     if refused is not None:
         return refused
-    return _allow(request, purpose, states, out, probe=True)
+    return _allow(request, purpose, states, out, probe=True, extra_records=reuse)
 
 
 def _consent_state(
@@ -306,7 +328,13 @@ def _refuse_on_consent(
 
 
 def _allow(
-    request: PolicyRequest, purpose: Purpose, states: Sequence[_SubjectConsent], out: _Out, *, probe: bool
+    request: PolicyRequest,
+    purpose: Purpose,
+    states: Sequence[_SubjectConsent],
+    out: _Out,
+    *,
+    probe: bool,
+    extra_records: Sequence[ConsentRecord] = (),
 ) -> Decision:
     obligations: list[Obligation] = []
     if probe:
@@ -315,7 +343,7 @@ def _allow(
         obligations.append(Obligation(kind="expression_caveat", value=True))
         notices = sorted({r.notice for s in states for r in s.records if r.notice})
         obligations.append(Obligation(kind="record_notice", value=" | ".join(notices)))
-    consent_ids = sorted({r.id for s in states for r in s.records})
+    consent_ids = sorted({r.id for s in states for r in s.records} | {r.id for r in extra_records})
     if purpose.high_risk:
         if purpose.verification_threshold is not None and request.capability == Capability.FACE_VERIFICATION:
             obligations.append(Obligation(kind="verification_threshold", value=purpose.verification_threshold))

@@ -16,7 +16,12 @@ from tools.specs import Capability
 PurposeContext = Literal["commercial", "workplace", "education", "healthcare", "public_space", "security", "research"]
 Outcome = Literal["allow", "deny", "needs_consent"]
 ObligationKind = Literal[
-    "verification_threshold", "human_review", "do_not_retain_probe", "expression_caveat", "record_notice"
+    "verification_threshold",
+    "human_review",
+    "do_not_retain_probe",
+    "expression_caveat",
+    "record_notice",
+    "limit_to_purpose",
 ]
 
 
@@ -131,12 +136,20 @@ class PolicyRequest(_Frozen):
     subject: str | None = None
     requested_attributes: list[str] = Field(default_factory=list)
     claimed_subject_enrolled: bool = False
+    # The purpose recorded on the claimed subject's usable template (None: no template; "": a template stored
+    # without a purpose). A template serves the purpose it was enrolled for, or one the person has also
+    # consented to enrollment for.
+    claimed_template_purpose: str | None = None
     session_id: str = ""
     actor: str = "unknown"
 
 
 class Obligation(_Frozen):
-    """Something whoever acts on an ``allow`` must do (a stricter threshold, a human-review flag, ...)."""
+    """Something whoever acts on an ``allow`` must do (a stricter threshold, a human-review flag, ...).
+
+    ``limit_to_purpose`` (value: a purpose id): a consent lookup may show only the records covering that
+    purpose, the session's; another purpose's records are not this session's business.
+    """
 
     kind: ObligationKind
     value: float | str | bool | None = None

@@ -127,9 +127,10 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id=PROBE_REQUIRES_CLAIMED_IDENTITY,
         outcome="deny",
-        anchor="GDPR Art. 9(2)(a), Art. 5(1)(c); BIPA 15(b)",
+        anchor="GDPR Art. 9(2)(a), Art. 5(1)(b), Art. 5(1)(c); BIPA 15(b)",
         description="A probe of an unregistered person may only be verified one-to-one against a claimed, "
-        "enrolled identity whose consent covers the purpose; the probe is not retained.",
+        "enrolled identity whose consent covers the purpose, using a template enrolled for that purpose (or "
+        "one the person also consented to enrollment for); the probe is not retained.",
     ),
     Rule(
         id=PROBE_NO_CONSENTING_SUBJECT,
@@ -147,7 +148,8 @@ RULES: tuple[Rule, ...] = (
         id=CONSENT_LOOKUP_ALLOWED,
         outcome="allow",
         anchor="GDPR Art. 7(1), Art. 15",
-        description="Reading the consent registry about a subject processes no biometric data.",
+        description="Reading the consent registry about a subject processes no biometric data; only the "
+        "records covering the session's purpose are shown.",
     ),
     Rule(
         id=CONSENT_LOOKUP_NO_FACE,

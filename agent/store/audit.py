@@ -203,7 +203,15 @@ class AuditLog:
         kind: AuditKind | None = None,
         limit: int | None = None,
     ) -> list[AuditEntry]:
-        """Entries matching every filter given, oldest first; ``limit`` keeps the most recent ones."""
+        """Entries matching every filter given, oldest first; ``limit`` keeps the most recent ones.
+
+        Raises:
+            UserError: ``limit`` is not positive (SQLite would read a negative limit as "no limit").
+        """
+        if limit is not None and int(limit) < 1:
+            from tools.errors import UserError
+
+            raise UserError(f"limit must be a positive number of rows, not {limit}")
         where: list[str] = []
         params: list[str | int] = []
         if subject is not None:

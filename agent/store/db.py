@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -31,13 +33,51 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def make_private_dir(path: Path) -> list[Path]:
+    """Create ``path`` and any missing parents as 0700 (owner only); returns the folders created.
+
+    Folders that already exist are left as they are (they may be shared on purpose). The mode is set with
+    chmod after creation, so a permissive umask cannot widen it.
+    """
+    missing: list[Path] = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for folder in reversed(missing):
+        folder.chmod(0o700)
+    return list(reversed(missing))
+
+
+def make_private_file(path: Path) -> None:
+    """Create ``path`` (empty) as 0600 when missing; tighten an existing one to 0600.
+
+    For SQLite databases that hold biometric data: facegate.db (face templates) and the conversation
+    checkpoints. SQLite gives the ``-wal``/``-shm`` files the main file's mode; existing ones are tightened too.
+    """
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        os.close(fd)
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if p.exists() and (p.stat().st_mode & 0o077):
+            with contextlib.suppress(PermissionError):  # someone else's file, shared on purpose: theirs
+                p.chmod(0o600)
+
+
 class Database:
     """A connection plus the lock and transaction discipline every store operation uses."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(path.parent)
+            make_private_file(path)
             # isolation_level=None: we issue BEGIN IMMEDIATE ourselves; sqlite3's implicit BEGIN is DEFERRED,
             # which lets two writers read the same chain head and then fail or fork.
             self.conn = sqlite3.connect(
@@ -49,6 +89,7 @@ class Database:
                 raise StoreError(f"cannot put {path} in WAL mode (got {mode})", path=str(path))
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.execute("PRAGMA synchronous=FULL")
+            make_private_file(path)  # the -wal/-shm files exist now
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {path}: {exc}", path=str(path)) from exc
         self._lock = threading.RLock()

@@ -12,6 +12,10 @@ from agent.policy.models import Decision, Evidence, PolicyRequest
 from tools.errors import InvalidConsent
 from tools.specs import CONSENTABLE, Capability
 
+# The longest term or retention period facegate records (100 years): longer is a typo, and past year 9999 the
+# expiry cannot even be represented.
+MAX_DAYS = 36_500
+
 SUBJECT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 _SUBJECT_RE = re.compile(SUBJECT_ID_PATTERN)
 
@@ -49,8 +53,8 @@ class ConsentGrant(BaseModel):
     notice: str | None = None
     evidence: Evidence | None = None
     expires_at: datetime | None = None
-    term_days: int | None = Field(default=None, gt=0)
-    retention_days: int | None = Field(default=None, gt=0)
+    term_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
+    retention_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
 
     _subject = field_validator("subject_id")(check_subject_id)
 
@@ -65,7 +69,10 @@ class ConsentGrant(BaseModel):
         if self.expires_at is not None:
             return self.expires_at
         if self.term_days is not None:
-            return now + timedelta(days=self.term_days)
+            try:
+                return now + timedelta(days=self.term_days)
+            except OverflowError:  # only with a ``now`` near year 9999
+                raise InvalidConsent(f"term_days: {self.term_days} days from now is past year 9999") from None
         return None
 
     def check_complete(self, now: datetime) -> datetime:

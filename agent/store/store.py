@@ -336,11 +336,13 @@ class Store:
         session_id: str | None = None,
         now: datetime | None = None,
         audit_summary: dict[str, Any] | None = None,
+        rule_id: str | None = None,
+        policy_hash: str | None = None,
     ) -> str:
         """Store (or replace) the subject's template for ``model``+``detector``; returns its id.
 
         With ``consent_id``, the consent is re-checked inside the transaction (a revocation that raced the
-        enrollment wins).
+        enrollment wins). ``rule_id`` and ``policy_hash`` name the decision that allowed it (audit columns).
         """
         now = now or utcnow()
         if not vector:
@@ -396,6 +398,8 @@ class Store:
                     subjects=[subject_id],
                     capability=Capability.ENROLLMENT.value,
                     outcome="enrolled",
+                    rule_id=rule_id,
+                    policy_hash=policy_hash,
                     input_hashes=[image_sha256],
                     ts=now,
                     summary={
@@ -436,6 +440,21 @@ class Store:
                 (subject_id, model, detector, iso(now or utcnow())),
             ).fetchone()
         return row is not None
+
+    def template_purpose(
+        self, subject_id: str, *, model: str, detector: str, now: datetime | None = None
+    ) -> str | None:
+        """The purpose recorded on the subject's usable template for ``model``+``detector``: what
+        ``PolicyRequest.claimed_template_purpose`` should say. None when there is no usable template; ``""`` for
+        a template stored without a purpose (it serves no purpose of its own)."""
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT purpose FROM templates WHERE subject_id = ? AND model = ? AND detector = ? AND expires_at > ?",
+                (subject_id, model, detector, iso(now or utcnow())),
+            ).fetchone()
+        if row is None:
+            return None
+        return str(row[0] or "")
 
     def templates_for(self, subject_id: str, *, with_vectors: bool = False) -> list[TemplateInfo]:
         """A subject's templates (metadata only unless ``with_vectors``)."""
