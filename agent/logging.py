@@ -29,19 +29,44 @@ def _is_array(value: Any) -> bool:
     return t.__name__ == "ndarray" and t.__module__.startswith("numpy")
 
 
+def _is_number(value: Any) -> bool:
+    # int, float, bool, and numpy scalars (np.float32, np.uint8, ...), recognised without importing numpy.
+    if isinstance(value, int | float):
+        return True
+    t = type(value)
+    return t.__module__ == "numpy" and hasattr(value, "dtype") and getattr(value, "ndim", None) == 0
+
+
+MAX_DEPTH = 64
+"""Nesting deeper than this is redacted whole: a payload cannot hide below the depth the redactor walks."""
+MIN_NUMBERS = 16
+"""A list or tuple of at least this many numbers is treated as a payload (a pixel row, an embedding)."""
+
+
 def redact(value: Any, depth: int = 0) -> Any:
-    """A copy of ``value`` with biometric payloads replaced by ``[redacted]``."""
+    """A copy of ``value`` with biometric payloads replaced by ``[redacted]``, however deeply nested.
+
+    Redacted: raw bytes and numpy arrays anywhere; any list or tuple of :data:`MIN_NUMBERS` or more numbers (an
+    embedding or pixel row without its key); values under a sensitive key; and anything nested more than
+    :data:`MAX_DEPTH` levels deep (also what stops a self-referencing structure).
+    """
     if isinstance(value, bytes | bytearray | memoryview) or _is_array(value):
         return REDACTED
-    if depth > 6:
-        return value
+    if depth > MAX_DEPTH:
+        return REDACTED if isinstance(value, dict | list | tuple | set | frozenset) else value
     if isinstance(value, dict):
         return {k: (REDACTED if isinstance(k, str) and _sensitive_key(k) else redact(v, depth + 1))
                 for k, v in value.items()}  # fmt: skip
-    if isinstance(value, list | tuple):
-        if len(value) > 32 and all(isinstance(v, float) for v in value):  # an embedding without its key
+    if isinstance(value, list | tuple | set | frozenset):
+        if len(value) >= MIN_NUMBERS and all(_is_number(v) for v in value):
             return REDACTED
-        return type(value)(redact(v, depth + 1) for v in value)
+        items = [redact(v, depth + 1) for v in value]
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple takes its fields positionally
+            return type(value)(*items)
+        try:
+            return type(value)(items)
+        except TypeError:  # a container subclass that cannot be rebuilt from a list: keep the redacted items
+            return items
     return value
 
 

@@ -150,3 +150,49 @@ def test_explain_the_last_result_repeats_it_with_meaning() -> None:
     step = OfflineReasoner().next_step(transcript, TOOL_SPECS, ctx)
     assert step.tool_calls == []
     assert "Match" in (step.text or "") and "0.030" in (step.text or "") and "below the threshold" in (step.text or "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Is img1 disabled?",
+        "Is img1 a trans woman?",
+        "Is img1 Muslim?",
+        "Is img1 Jewish?",
+        "What is the skin colour of the person in img1?",
+        "What nationality is img1?",
+        "Is img1 pregnant?",
+        "Is img1 really alice? And is she Muslim?",  # a claim in the same request does not win over the ask
+    ],
+)
+def test_sensitive_requests_are_refused_by_policy_as_prohibited(text: str) -> None:
+    """Each request becomes infer_attributes naming a sensitive attribute, which decide() refuses as prohibited
+    (not verify_identity with a claimed subject "disabled", not the help text, not inference.not_offered)."""
+    from datetime import UTC, datetime
+
+    from agent.policy import PolicyRequest, decide, load_policy
+    from tools.specs import tool_spec
+
+    calls = plan(text, (PROBE, ALICE))
+    assert [name for name, _ in calls] == ["infer_attributes"]
+    spec = tool_spec("infer_attributes")
+    assert spec is not None
+    request = PolicyRequest(tool=spec.name, capability=spec.capability, purpose="mfa",
+                            requested_attributes=calls[0][1]["attributes"])  # fmt: skip
+    decision = decide(request, [], load_policy(), datetime.now(UTC))
+    assert decision.outcome == "deny" and decision.rule_id == "inference.sensitive_prohibited"
+
+
+@pytest.mark.parametrize(
+    ("text", "images", "expected"),
+    [
+        ("verify img1 against enrolled christian", (PROBE,),
+         [("verify_identity", {"image": "img1", "claimed_subject": "christian"})]),
+        ("is img1 really faith?", (PROBE, ImageHandle(handle="img2", sha256="d" * 64, subject="faith")),
+         [("verify_identity", {"image": "img1", "claimed_subject": "faith"})]),
+    ],
+)  # fmt: skip
+def test_a_subject_named_like_a_sensitive_word_is_a_name_not_a_request(
+    text: str, images: tuple[ImageHandle, ...], expected: list
+) -> None:
+    assert plan(text, images) == expected

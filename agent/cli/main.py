@@ -63,11 +63,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args) or 0)
     except FacegateError as exc:
-        print(f"facegate: {exc.code}: {exc.message}", file=sys.stderr)
+        print(f"facegate: {exc.code}: {one_line(exc.message)}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a home, database or output path the system refused: one line, not a traceback
+        print(f"facegate: os_error: {os_message(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("facegate: interrupted", file=sys.stderr)
         return 130
+
+
+def one_line(message: str) -> str:
+    """The first line of a message; the number of further lines is said, not printed (one line per error)."""
+    lines = [line for line in str(message).splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else ""
+    more = len(lines) - 1
+    return f"{lines[0]} (+{more} more problem{'s' if more > 1 else ''})"
+
+
+def os_message(exc: OSError) -> str:
+    where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    what = exc.strerror or one_line(str(exc)) or type(exc).__name__
+    return f"{what}: {where}" if where else what
 
 
 if __name__ == "__main__":  # pragma: no cover

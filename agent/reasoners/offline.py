@@ -13,32 +13,67 @@ from collections.abc import Sequence
 from typing import Any
 
 import prompts
+from agent.policy.sensitive import requested_sensitive_attributes
 from agent.reasoners.base import ReasonerContext, ReasonerStep
 from agent.state import ImageHandle, ToolCall, ToolOutcome, Turn, current_turn
 from tools.specs import ToolSpec
 
+# Words that name an attribute, spelled as the policy file spells it (agent/policy/default_policy.yaml): the
+# special categories it refuses as ``inference.sensitive_prohibited`` and the others (age, gender) that
+# facegate does not offer (``inference.not_offered``). Special categories are also found by
+# agent.policy.sensitive (see _sensitive_attributes), which catches the words this table does not list.
 SENSITIVE_WORDS: dict[str, str] = {
     "race": "race",
     "racial": "race",
     "ethnic": "ethnicity",
     "ethnicity": "ethnicity",
+    "ethnic origin": "ethnic_origin",
+    "skin colour": "race",
+    "skin color": "race",
+    "nationality": "ethnic_origin",
     "religion": "religion",
     "religious": "religion",
     "faith": "religion",
     "health": "health",
     "illness": "health",
     "disease": "health",
+    "pregnan": "health",  # pregnancy is health data (GDPR Art. 9)
     "disability": "disability",
+    "disabled": "disability",
     "sexual orientation": "sexual_orientation",
     "gay": "sexual_orientation",
     "political": "political_opinion",
     "politics": "political_opinion",
     "trade union": "trade_union_membership",
-    "pregnan": "pregnancy",
     "age": "age",
     "how old": "age",
     "gender": "gender",
     "sex ": "sex",
+}
+# agent.policy.sensitive's category ids -> the policy's name for a request that names no word above
+# (each name must be in the policy's sensitive_attributes, so that decide() refuses it as prohibited).
+SENSITIVE_CATEGORY_ATTRIBUTE: dict[str, str] = {
+    "racial_or_ethnic_origin": "ethnic_origin",
+    "religious_or_philosophical_beliefs": "religious_belief",
+    "political_opinions": "political_opinion",
+    "sex_life_or_sexual_orientation": "sexual_orientation",
+    "health": "health",
+    "trade_union_membership": "trade_union_membership",
+}
+# which category each policy name belongs to (a word above already covering a category adds nothing more)
+_ATTRIBUTE_CATEGORY: dict[str, str] = {
+    "race": "racial_or_ethnic_origin",
+    "ethnicity": "racial_or_ethnic_origin",
+    "ethnic_origin": "racial_or_ethnic_origin",
+    "religion": "religious_or_philosophical_beliefs",
+    "religious_belief": "religious_or_philosophical_beliefs",
+    "philosophical_belief": "religious_or_philosophical_beliefs",
+    "political_opinion": "political_opinions",
+    "sexual_orientation": "sex_life_or_sexual_orientation",
+    "sex_life": "sex_life_or_sexual_orientation",
+    "health": "health",
+    "disability": "health",
+    "trade_union_membership": "trade_union_membership",
 }
 _STOP = {
     "the", "this", "that", "a", "an", "enrolled", "same", "person", "image", "photo", "picture", "he", "she",
@@ -126,7 +161,7 @@ class OfflineReasoner:
         t = _tpl()
         images = list(context.images)
         calls: list[tuple[str, dict[str, Any]]] = []
-        attributes = _sensitive_attributes(text)
+        attributes = _sensitive_attributes(text, [i.subject for i in images if i.subject])
         if attributes:
             if not refs:
                 return ReasonerStep(text=t["no_images"])
@@ -231,7 +266,16 @@ def _referenced_images(text: str, images: list[ImageHandle], attached: list[Imag
     return images[-2:] if len(images) >= 2 else images
 
 
-def _sensitive_attributes(text: str) -> list[str]:
+def _sensitive_attributes(text: str, subjects: Sequence[str] = ()) -> list[str]:
+    """The attributes a request asks to infer from a face, as the policy names them ([] when none).
+
+    Checked before any other reading of the request: "is img1 disabled?" asks about health, it does not claim
+    that img1 is someone called "disabled". A subject's id is a name, not a request: "verify img1 against
+    enrolled christian" asks nothing about religion.
+    """
+    for name in sorted(subjects, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w.-]){re.escape(name.lower())}(?![\w-])", " ", text)
+    text = re.sub(r"\benrolled\s+(?:subject\s+)?[a-z][\w.-]*", " ", text)
     found: list[str] = []
     padded = f" {text} "
     for word, attr in SENSITIVE_WORDS.items():
@@ -239,6 +283,11 @@ def _sensitive_attributes(text: str) -> list[str]:
         if re.search(pattern, padded) and attr not in found:
             found.append(attr)
     # Only a request *about the face* counts: "age" in "image" is excluded by the word boundary above.
+    covered = {_ATTRIBUTE_CATEGORY[a] for a in found if a in _ATTRIBUTE_CATEGORY}
+    for category in requested_sensitive_attributes(text):
+        attr = SENSITIVE_CATEGORY_ATTRIBUTE.get(category, category)
+        if category not in covered and attr not in found:
+            found.append(attr)
     return found
 
 
