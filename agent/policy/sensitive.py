@@ -44,8 +44,8 @@ CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "health": (
         "health",
-        ("health", "healthy", "disease", "diseases", "illness", "ill", "sick", "pregnant", "pregnancy",
-         "disability", "disabled", "mental illness", "mental health", "depressed", "depression"),
+        ("health", "healthy", "disease", "diseases", "illness", "pregnant", "pregnancy",
+         "disability", "mental illness", "mental health", "depressed", "depression"),
     ),
     "trade_union_membership": (
         "trade union membership",
@@ -68,6 +68,19 @@ _REQUEST_RES: dict[str, re.Pattern[str]] = {
 }
 # "straight" asks about orientation only when said of someone ("is he straight?"), not "a straight answer".
 _STRAIGHT_REQUEST = re.compile(r"\b(?:is|are|am|was|looks?|seems?)\s+(?:\w+\s+)?straight\b", re.IGNORECASE)
+# "disabled", "ill", "sick" ask about health only when said of a person or a pictured face ("is img1 disabled?",
+# "the employee looks ill", "a disabled person"), not "policy checks are disabled" or "the camera is disabled".
+_WHO = (
+    r"(?:img\s*\d+|image\s*\d+|photo\s*\d+|he|she|they|him|her|someone|somebody|this\s+(?:person|man|woman)"
+    r"|the\s+(?:person|man|woman|employee|patient|participant|customer|pupil|child|subject|panelist|operator))"
+)
+_PERSON_STATE = r"(?:disabled|ill|sick)"
+_HEALTH_STATE_REQUEST = re.compile(
+    rf"\b(?:is|are|was|were)\s+{_WHO}\s+(?:\w+\s+){{0,3}}?{_PERSON_STATE}\b"
+    rf"|\b{_WHO}\s+(?:\w+\s+){{0,3}}?(?:is|are|was|looks?|seems?|appears?)\s+(?:to\s+be\s+)?{_PERSON_STATE}\b"
+    rf"|\bdisabled\s+(?:person|people|man|woman|child|employee|patient)\b",
+    re.IGNORECASE,
+)
 
 
 def requested_sensitive_attributes(text: str) -> list[str]:
@@ -75,6 +88,8 @@ def requested_sensitive_attributes(text: str) -> list[str]:
     found = [cid for cid, pattern in _REQUEST_RES.items() if pattern.search(text or "")]
     if "sex_life_or_sexual_orientation" not in found and _STRAIGHT_REQUEST.search(text or ""):
         found.append("sex_life_or_sexual_orientation")
+    if "health" not in found and _HEALTH_STATE_REQUEST.search(text or ""):
+        found.append("health")
     return [cid for cid in CATEGORIES if cid in found]
 
 

@@ -39,7 +39,8 @@ SENSITIVE_WORDS: dict[str, str] = {
     "disease": "health",
     "pregnan": "health",  # pregnancy is health data (GDPR Art. 9)
     "disability": "disability",
-    "disabled": "disability",
+    # "disabled" is left to agent.policy.sensitive, which counts it only when said of a person
+    # ("is img1 disabled?"), not of a setting ("policy checks are disabled").
     "sexual orientation": "sexual_orientation",
     "gay": "sexual_orientation",
     "political": "political_opinion",
