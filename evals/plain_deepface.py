@@ -20,7 +20,7 @@ def run(pairs_file: Path, root: Path, model: str = "Dlib") -> dict[str, object]:
     from evals.datasets import read_pairs, resolve
     from evals.workers import peak_rss_mb
 
-    pairs = read_pairs(pairs_file)
+    pairs = read_pairs(pairs_file, root)
     t0 = time.perf_counter()
     from deepface import DeepFace  # the import is part of what a plain user pays
 

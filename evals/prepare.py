@@ -31,7 +31,7 @@ from pydantic import BaseModel
 
 from evals.datasets import file_sha256
 from tools.errors import EvalError
-from tools.sample_photos import PERSON, ensure_sample_photos
+from tools.sample_photos import GRACE, PERSON, ensure_sample_photos, grace_hint
 
 if TYPE_CHECKING:
     from agent.settings import Settings
@@ -72,6 +72,7 @@ class PreparedSet(BaseModel):
     n_genuine: int
     n_impostor: int
     n_expression_images: int
+    omitted: list[str] = []  # optional source photos that could not be fetched (the set is built without them)
     caveat: str = CAVEAT
 
 
@@ -153,7 +154,11 @@ def prepare(
     ensure_sample_photos(photos)
     img_dir = out / "images"
     img_dir.mkdir(parents=True, exist_ok=True)
-    bases = TINY_BASES if size == "tiny" else VERIFICATION_BASES
+    bases: tuple[str, ...] = TINY_BASES if size == "tiny" else VERIFICATION_BASES
+    omitted: list[str] = []
+    if not (photos / GRACE).exists():  # optional (apt): the sets are built without it, and say so
+        bases = tuple(b for b in bases if b != GRACE)
+        omitted = [f"{GRACE}: {grace_hint(photos)}; the set has no neutral-expression label without it"]
     variant_names = TINY_VARIANTS if size == "tiny" else tuple(VARIANTS)
 
     images: list[_Image] = []
@@ -208,10 +213,12 @@ def prepare(
             "Debian facedetect (examples)": [b for b in bases if b == "grace_hopper.jpg"],
         },
         "images": [im.model_dump() for im in images],
-        "expression_labels": "astronaut.png: happy (a plain smile); grace_hopper.jpg: neutral",
+        "expression_labels": "astronaut.png: happy (a plain smile)"
+        + ("" if omitted else "; grace_hopper.jpg: neutral"),
+        "omitted": omitted,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    (out / "README.md").write_text(_readme(size, len(images), pairs, expr_rows), encoding="utf-8")
+    (out / "README.md").write_text(_readme(size, len(images), pairs, expr_rows, omitted), encoding="utf-8")
     n_gen = sum(1 for p in pairs if p[2] == 1)
     return PreparedSet(
         root=str(out),
@@ -222,6 +229,7 @@ def prepare(
         n_genuine=n_gen,
         n_impostor=len(pairs) - n_gen,
         n_expression_images=len(expr_rows),
+        omitted=omitted,
     )
 
 
@@ -319,7 +327,13 @@ def _square_crop(img: np.ndarray, x: int, y: int, w: int, h: int) -> np.ndarray:
     return img[y0:y1, x0:x1]
 
 
-def _readme(size: Size, n_images: int, pairs: list[tuple[str, str, int, str]], expr: list[tuple[str, str, str]]) -> str:
+def _readme(
+    size: Size,
+    n_images: int,
+    pairs: list[tuple[str, str, int, str]],
+    expr: list[tuple[str, str, str]],
+    omitted: list[str] | None = None,
+) -> str:
     kinds: dict[str, int] = {}
     for p in pairs:
         kinds[p[3]] = kinds.get(p[3], 0) + 1
@@ -341,5 +355,6 @@ def _readme(size: Size, n_images: int, pairs: list[tuple[str, str, int, str]], e
             "Run: `facegate eval verification --pairs pairs.csv --root .` and "
             "`facegate eval expression --labels labels.csv --root .`",
             "",
+            *(f"Omitted: {o}." for o in omitted or []),
         ]
     )

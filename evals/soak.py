@@ -8,7 +8,6 @@ end level, the peak (``VmHWM``) and the least-squares slope after warm-up in MB 
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from pathlib import Path
@@ -55,9 +54,11 @@ def _slope(points: list[tuple[int, float]]) -> float:
 
 
 def _images(pairs_file: Path, root: Path) -> list[Path]:
-    with pairs_file.open(newline="", encoding="utf-8") as fh:
-        names = sorted({row[k] for row in csv.DictReader(fh) for k in ("img1", "img2")})
-    return [root / n for n in names]
+    from evals.datasets import read_pairs, resolve
+
+    pairs = read_pairs(pairs_file, root)  # one-line errors; no path may lead out of root
+    names = sorted({p.img1 for p in pairs} | {p.img2 for p in pairs})
+    return [resolve(root, n) for n in names]
 
 
 def run_soak(

@@ -85,7 +85,7 @@ def run_verification(
     roc.png and pair_scores.csv into ``out``."""
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    pairs = read_pairs(pairs_file)
+    pairs = read_pairs(pairs_file, root)
     rel_images = list(dict.fromkeys([p.img1 for p in pairs] + [p.img2 for p in pairs]))
     digest = dataset_sha256(pairs_file, root, rel_images)
 

@@ -93,3 +93,52 @@ def test_demo_runs_on_gemini_when_a_key_is_set(tmp_path: Path) -> None:
     assert not any(b"inlineData" in b or b"inline_data" in b for b in bodies)
     photo = (cache_dir() / "obama2.jpg").read_bytes()
     assert not any(photo[100:164] in b for b in bodies)
+
+
+def test_demo_removes_its_temporary_home_unless_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ensure_photos()
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # tempfile.mkdtemp puts the demo's home here
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    lines: list[str] = []
+    report = run_demo(Settings(reasoner="offline"), photos=cache_dir(), out=lines.append)
+    assert report.ok and report.home_removed and not Path(report.home).exists()
+    assert f"temporary home {report.home} was removed" in "\n".join(lines)
+    kept = run_demo(Settings(reasoner="offline"), photos=cache_dir(), out=lines.append, keep=True)
+    assert not kept.home_removed and (Path(kept.home) / "facegate.db").exists()
+    assert f"home {kept.home} was kept" in lines[-1]
+    given = run_demo(Settings(reasoner="offline"), home=tmp_path / "given", photos=cache_dir(), out=lines.append)
+    assert not given.home_removed and (tmp_path / "given" / "facegate.db").exists()
+
+
+def test_demo_fails_when_the_steps_do_not_happen(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model that answers "ok" to everything calls no tool: the demo says which steps failed and exits 1."""
+    from agent.cli.main import main
+    from tests import fake_gemini as fg
+
+    ensure_photos()
+    with fg.FakeGemini() as server:
+        server.enqueue(*[fg.text("ok") for _ in range(7)])
+        settings = Settings(reasoner="auto", gemini_api_key="k", gemini_base_url=server.url, gemini_max_retries=0)
+        lines: list[str] = []
+        report = run_demo(settings, photos=cache_dir(), out=lines.append)
+    assert not report.ok and report.audit_ok
+    failed = {f.split(" (")[0] for f in report.failures}
+    assert failed == {"step 3", "step 4", "step 5", "step 6", "step 7", "step 8"}, report.failures
+    text = "\n".join(lines)
+    assert "step 5 (identify) did not go as scripted: identify_person was not denied by " in text
+    assert "step 8 (revoke) did not go as scripted: verify_identity was not denied by consent.revoked" in text
+
+    with fg.FakeGemini() as server:
+        server.enqueue(*[fg.text("ok") for _ in range(7)])
+        monkeypatch.setenv("FACEGATE_GEMINI_BASE_URL", server.url)
+        monkeypatch.setenv("FACEGATE_GEMINI_MAX_RETRIES", "0")
+        monkeypatch.setenv("GEMINI_API_KEY", "k")
+        code = main(["--home", str(tmp_path / "h"), "demo", "--photos", str(cache_dir())])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "did not go as scripted" in captured.out
+    assert captured.err.strip().splitlines()[-1].startswith("facegate: demo_failed:")

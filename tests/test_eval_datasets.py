@@ -91,3 +91,66 @@ def test_bench_sample_is_fixed_stratified_and_keeps_the_largest_image(tmp_path: 
     assert "of 21" in note
     everything, _ = sample_pairs(lst, tmp_path, 0)
     assert len(everything) == 21
+
+
+# --- review 2: paths must stay inside --root; malformed lists are one-line errors ---------------------------
+
+
+@pytest.mark.parametrize("rel", ["/etc/passwd", "../outside.jpg", "img/../../outside.jpg", "link/outside.jpg"])
+def test_read_pairs_refuses_paths_leading_out_of_root(tmp_path: Path, rel: str) -> None:
+    root = tmp_path / "set"
+    (root / "img").mkdir(parents=True)
+    (root / "img" / "a.jpg").write_bytes(b"a")
+    (tmp_path / "outside.jpg").write_bytes(b"secret")
+    (root / "link").symlink_to(tmp_path)  # a symlink inside root pointing out of it
+    lst = _write(tmp_path / "p.csv", f"img1,img2,same\n{rel},img/a.jpg,1\n")
+    with pytest.raises(EvalError) as err:
+        read_pairs(lst, root)
+    assert "p.csv line 2" in err.value.message and "\n" not in err.value.message
+    assert read_pairs(_write(tmp_path / "ok.csv", "img1,img2,same\nimg/a.jpg,img/./a.jpg,1\n"), root)
+
+
+def test_resolve_refuses_escapes_even_without_a_row(tmp_path: Path) -> None:
+    from evals.datasets import resolve
+
+    with pytest.raises(EvalError):
+        dataset_sha256(_write(tmp_path / "p.csv", "x"), tmp_path, ["/etc/passwd"])
+    assert resolve(tmp_path, "a/b.jpg") == tmp_path.resolve() / "a" / "b.jpg"
+
+
+def test_read_labels_refuses_paths_leading_out_of_root(tmp_path: Path) -> None:
+    lst = _write(tmp_path / "l.csv", "file,label\n../x.png,happy\n")
+    with pytest.raises(EvalError, match=r"l\.csv line 2"):
+        read_labels(lst, tmp_path / "set")
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        (b"img1,img2,same\na,b,1\na,b,1,extra\n", "line 3"),  # a row with an extra field
+        (b"img1,img2,same\na,b\n", "line 2"),  # a row with a missing field
+        (b"img1,img2,same\na,b,1\n\xff\xfe,b,1\n", "line 3"),  # not UTF-8
+        (b"img1,img2,same\na,b,2\n", "line 2"),  # same not 0/1
+        (b"img1,img2\na,b\n", "missing column"),
+        (b"", "empty file"),
+        (b"\n\n", "empty file"),
+    ],
+)
+def test_malformed_pair_lists_are_one_line_errors_naming_file_and_line(tmp_path: Path, data: bytes, where: str) -> None:
+    lst = tmp_path / "pairs.csv"
+    lst.write_bytes(data)
+    with pytest.raises(EvalError) as err:
+        read_pairs(lst)
+    assert "pairs.csv" in err.value.message and where in err.value.message
+    assert "\n" not in err.value.message
+
+
+def test_cli_reports_an_escaping_row_as_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from agent.cli.main import main
+
+    (tmp_path / "img").mkdir()
+    lst = _write(tmp_path / "pairs.csv", "img1,img2,same\n/etc/passwd,img/obama2.jpg,1\n")
+    code = main(["--home", str(tmp_path / "home"), "eval", "verification", "--pairs", str(lst),
+                 "--root", str(tmp_path), "--out", str(tmp_path / "o")])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and "pairs.csv line 2" in err[0] and "Traceback" not in err[0]

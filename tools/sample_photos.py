@@ -8,7 +8,7 @@ never from arbitrary URLs, and only when a caller asks.
 | --- | --- |
 | obama{,2,3}.jpg, obama_partial_face{,2}.jpg, 32bit.png (Obama), biden.jpg | face_recognition 1.3.0 sdist |
 | astronaut.png (smiling face), coffee.png (no face) | scikit-image 0.26.0 wheel, skimage/data |
-| grace_hopper.jpg (neutral face) | Debian package facedetect, examples |
+| grace_hopper.jpg (neutral face) | Debian package facedetect, examples (optional: apt-get may be unavailable) |
 
 A lock file keeps parallel processes from fetching twice.
 """
@@ -22,7 +22,10 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from tools.errors import NotFoundError
 
 FACE_RECOGNITION = ("face_recognition==1.3.0", "face_recognition-1.3.0/tests/test_images/")
 FR_FILES = (
@@ -95,23 +98,64 @@ def _fetch_grace(out: Path) -> None:
         shutil.copyfile(src, out / GRACE)
 
 
+def grace_hint(cache: Path) -> str:
+    """How to get the optional photo by hand."""
+    return (
+        f"{GRACE} (optional, Debian package facedetect) could not be fetched; to add it run "
+        f"`apt-get update && apt-get download facedetect` (Debian/Ubuntu) or put a {GRACE} in {cache}"
+    )
+
+
+_warned: set[Path] = set()  # caches already warned about in this process: the warning is said once
+
+
+def _required(cache: Path, fetch: Callable[[Path], None], names: Iterable[str], source: str) -> None:
+    if all((cache / n).exists() for n in names):
+        return
+    try:
+        fetch(cache)
+    except (OSError, subprocess.CalledProcessError, tarfile.TarError, zipfile.BadZipFile, KeyError) as exc:
+        stderr = getattr(exc, "stderr", None) or b""
+        tail = stderr.decode(errors="replace").strip().splitlines()[-1:] if isinstance(stderr, bytes) else []
+        reason = tail[0] if tail else (getattr(exc, "strerror", None) or type(exc).__name__)
+        raise NotFoundError(
+            f"sample photos from {source} could not be fetched into {cache} ({reason}); they are fetched "
+            f"with `pip download`: check network access to the package index",
+            cache=str(cache), source=source,
+        ) from exc  # fmt: skip
+
+
 def ensure_sample_photos(cache: Path) -> Path:
-    """Fetch whatever is missing into ``cache`` (created if needed); return ``cache``."""
+    """Fetch whatever is missing into ``cache`` (created if needed); return ``cache``.
+
+    The pip-sourced photos are required (a one-line :class:`~tools.errors.NotFoundError` when they cannot be
+    fetched). ``grace_hopper.jpg`` comes from a Debian package and is optional: when ``apt-get`` cannot get
+    it (no root, no package lists, not Debian) a warning with the fix goes to stderr once and the rest works.
+    """
     cache.mkdir(parents=True, exist_ok=True)
     with open(cache / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not all((cache / n).exists() for n in FR_FILES):
-            _fetch_face_recognition(cache)
-        if not all((cache / n).exists() for n in SKIMAGE_FILES):
-            _fetch_skimage(cache)
+        _required(cache, _fetch_face_recognition, FR_FILES, FACE_RECOGNITION[0])
+        _required(cache, _fetch_skimage, SKIMAGE_FILES, SKIMAGE)
         if not (cache / GRACE).exists():
-            _fetch_grace(cache)
+            try:
+                _fetch_grace(cache)
+            except (OSError, subprocess.CalledProcessError, StopIteration):
+                if cache not in _warned:
+                    _warned.add(cache)
+                    print(f"facegate: warning: {grace_hint(cache)}", file=sys.stderr)
     return cache
+
+
+def has_grace(cache: Path) -> bool:
+    """Whether the optional photo is in ``cache``."""
+    return (cache / GRACE).exists()
 
 
 def sample_photo(name: str, cache: Path) -> Path:
     """Path of one cached photo, fetching the set on first use."""
     path = ensure_sample_photos(cache) / name
     if not path.exists():
-        raise FileNotFoundError(name)
+        hint = grace_hint(cache) if name == GRACE else f"{name} is not one of the sample photos"
+        raise NotFoundError(hint, name=name, cache=str(cache))
     return path

@@ -56,6 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--photos", type=Path, help="cache folder for the sample photos")
     demo.add_argument("--reasoner", choices=["auto", "offline", "gemini"], help="default: auto")
     demo.add_argument("--json", action="store_true", help="print the report as JSON after the transcript")
+    demo.add_argument(
+        "--keep", action="store_true", help="keep the temporary home (removed at the end unless --keep or --home)"
+    )
     demo.set_defaults(handler=demo_handler)
 
 
@@ -364,8 +367,14 @@ def demo_handler(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     report = run_demo(
-        settings, home=getattr(args, "home", None), photos=args.photos, out=lambda s: print(s, flush=True)
+        settings,
+        home=getattr(args, "home", None),
+        photos=args.photos,
+        out=lambda s: print(s, flush=True),
+        keep=args.keep,
     )
     if args.json:
         print_json(report.model_dump(mode="json"))
-    return 0 if report.audit_ok else 1
+    if not report.ok:
+        print(f"facegate: demo_failed: {len(report.failures)} step check(s) failed; see [check] lines", file=sys.stderr)
+    return 0 if report.ok else 1
