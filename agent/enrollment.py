@@ -147,6 +147,11 @@ def enroll(
         policy_hash=decision.policy_hash,
         audit_summary={"faces_in_image": embedding.faces_in_image, "policy_hash": policy.hash},
     )
+    # The template is the stored form; the engine's cached embedding of the photo would be a second copy that
+    # outlives an erasure or a revocation. Optional on the protocol: an engine without a cache has no forget.
+    forget = getattr(engine, "forget", None)
+    if callable(forget):
+        forget(loaded.sha256)
     return EnrollmentResult(
         subject_id=subject_id,
         purpose=purpose,

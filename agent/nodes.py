@@ -92,15 +92,18 @@ def make_reason_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
         catalogue = deps.policy.purposes.get(purpose)
         images = images_of(state)
         shared_before = list(state.get("shared", []))
+        # Decisions this node makes outside tool calls (withdrawn or disclosed images, a withheld answer): audited
+        # here, and handed to the SDK so that the reply lists them with the tool calls' decisions.
+        decisions: list[dict[str, Any]] = []
         # Consent can be withdrawn between steps: each sharing is decided again before an image goes out.
-        grants = _recheck_shared(deps, state, images, shared_before)
+        grants = _recheck_shared(deps, state, images, shared_before, decisions)
         shared = tuple(grants)
         context = ReasonerContext(
             purpose=purpose,
             purpose_description=catalogue.description if catalogue else "",
             images=tuple(images),
             shared=shared,
-            shared_image=_shared_image_reader(deps, state, images, grants),
+            shared_image=_shared_image_reader(deps, state, images, grants, decisions),
             human_present=bool(state.get("human_present", False)),
             max_steps_reached=steps >= deps.settings.max_turn_steps,
         )
@@ -113,6 +116,7 @@ def make_reason_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
             step = deps.reasoner.next_step(transcript, deps.tools, context)
         usage = Usage.model_validate(state.get("usage") or {}) + step.usage
         update: dict[str, Any] = {"steps": steps + 1, "usage": dump(usage), "last_usage": dump(step.usage)}
+        update["decisions"] = decisions  # this step's only (the SDK reads them from this node's update)
         if list(shared) != shared_before:
             update["shared"] = list(shared)
         if step.malformed is not None or step.tool_calls:
@@ -121,11 +125,12 @@ def make_reason_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
                 # An unparseable function call: routed through policy like any other, where it becomes a
                 # MalformedToolCall outcome the reasoner sees on its next step.
                 calls.append(ToolCall(id=f"c{len(transcript)}-m", name="", args={"_malformed": step.malformed[:500]}))
-            interim = _guard_sensitive(deps, state, images, shared, step.text) if step.text else None
+            interim = _guard_sensitive(deps, state, images, shared, step.text, decisions) if step.text else None
             update["transcript"] = [dump(Turn(role="assistant", text=interim, tool_calls=calls))]
             update["pending"] = [dump(c) for c in calls]
         else:
-            text = _with_policy_notes(_guard_sensitive(deps, state, images, shared, step.text or ""), transcript)
+            guarded = _guard_sensitive(deps, state, images, shared, step.text or "", decisions)
+            text = _with_policy_notes(guarded, transcript)
             update["transcript"] = [dump(Turn(role="assistant", text=text))]
             update["pending"] = []
         return update
@@ -166,8 +171,18 @@ def _unique_ids(calls: list[ToolCall], base: int) -> list[ToolCall]:
 SHARE_TOOL = "share_image_with_assistant"
 
 
+def _decision_record(call_id: str, tool: str, outcome: str, rule_id: str, reason: str, audit_id: str) -> dict[str, Any]:
+    """A decision the reason node made outside a tool call, as the SDK's ``decision`` events carry it."""
+    return {"call_id": call_id, "tool": tool, "outcome": outcome, "rule_id": rule_id, "reason": reason,
+            "audit_id": audit_id}  # fmt: skip
+
+
 def _recheck_shared(
-    deps: AgentDeps, state: AgentState, images: list[ImageHandle], shared: list[str]
+    deps: AgentDeps,
+    state: AgentState,
+    images: list[ImageHandle],
+    shared: list[str],
+    decisions: list[dict[str, Any]] | None = None,
 ) -> dict[str, Decision]:
     """Decide ``llm_image_sharing`` again for every shared handle, with the consents on file now.
 
@@ -199,18 +214,25 @@ def _recheck_shared(
             allowed[handle] = decision
             continue
         log.info("policy.share_withdrawn", handle=handle, rule_id=decision.rule_id, session=state.get("session_id"))
-        _append_audit(
+        audit_id = _append_audit(
             deps, state, kind="decision", subjects=[ref.subject] if ref.subject else [],
             capability=spec.capability.value, outcome="deny", rule_id=decision.rule_id,
             policy_hash=decision.policy_hash, refs=[ref],
             summary={"tool": spec.name, "handle": handle, "reason": decision.reason,
                      "note": "shared image withdrawn: no longer attached to model requests"},
         )  # fmt: skip
+        if decisions is not None:
+            decisions.append(_decision_record(f"share:{handle}", spec.name, "deny", decision.rule_id,
+                                              decision.reason, audit_id))  # fmt: skip
     return allowed
 
 
 def _shared_image_reader(
-    deps: AgentDeps, state: AgentState, images: list[ImageHandle], grants: dict[str, Decision]
+    deps: AgentDeps,
+    state: AgentState,
+    images: list[ImageHandle],
+    grants: dict[str, Decision],
+    decisions: list[dict[str, Any]] | None = None,
 ) -> Callable[[str], bytes | None]:
     by_handle = {i.handle: i for i in images}
     disclosed: set[str] = set()
@@ -225,7 +247,7 @@ def _shared_image_reader(
         if data is not None and handle not in disclosed:
             # Every attachment is a disclosure of a face to the model provider: one audit row per request.
             disclosed.add(handle)
-            _append_audit(
+            audit_id = _append_audit(
                 deps, state, kind="decision", subjects=[ref.subject] if ref.subject else [],
                 capability=Capability.LLM_IMAGE_SHARING.value, outcome="allow", rule_id=decision.rule_id,
                 policy_hash=decision.policy_hash, refs=[ref],
@@ -233,6 +255,11 @@ def _shared_image_reader(
                          "reasoner": getattr(deps.reasoner, "name", "?"),
                          "consent_ids": list(decision.consent_ids)},
             )  # fmt: skip
+            if decisions is not None:
+                reason = "attached to the model request: " + decision.reason
+                decisions.append(
+                    _decision_record(f"share:{handle}", SHARE_TOOL, "allow", decision.rule_id, reason, audit_id)
+                )
         return data
 
     return read
@@ -250,8 +277,16 @@ def _image_bytes(deps: AgentDeps, sha: str) -> bytes | None:
     return bytes(buf) if ok else None
 
 
+ANSWER_GUARD = "answer_guard"
+
+
 def _guard_sensitive(
-    deps: AgentDeps, state: AgentState, images: list[ImageHandle], shared: tuple[str, ...], text: str
+    deps: AgentDeps,
+    state: AgentState,
+    images: list[ImageHandle],
+    shared: tuple[str, ...],
+    text: str,
+    decisions: list[dict[str, Any]] | None = None,
 ) -> str:
     """Withhold a reasoner's text that states a special-category trait of a person (AI Act Art. 5(1)(g)).
 
@@ -270,11 +305,17 @@ def _guard_sensitive(
     subjects = sorted({s for h in shared if (s := by_handle[h].subject if h in by_handle else None)})
     log.info("policy.output_guard", rule_id=rules.INFERENCE_SENSITIVE_PROHIBITED, categories=categories,
              session=state.get("session_id"))  # fmt: skip
-    _append_audit(
+    audit_id = _append_audit(
         deps, state, kind="decision", subjects=subjects, capability=None, outcome="deny",
         rule_id=rules.INFERENCE_SENSITIVE_PROHIBITED, policy_hash=deps.policy.hash, refs=[],
         summary={"tool": "(answer)", "categories": categories, "note": "model answer withheld"},
     )  # fmt: skip
+    if decisions is not None:
+        step = int(state.get("steps", 0))
+        decisions.append(_decision_record(f"answer-{step}", ANSWER_GUARD, "deny",
+                                          rules.INFERENCE_SENSITIVE_PROHIBITED,
+                                          f"the model's answer inferred a person's {names}; it was withheld",
+                                          audit_id))  # fmt: skip
     return (
         f"I can't give that answer: it inferred a person's {names}, which facegate never infers from a face "
         f"(rule {rules.INFERENCE_SENSITIVE_PROHIBITED})."
@@ -355,6 +396,18 @@ def make_policy_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
                     _malformed(deps, state, call, f"{arg}={handle!r} is not a registered image (registered: {known})"),
                 )
             refs.append(images[handle])
+        bad = _invalid_subject_args(spec, args)
+        if bad:
+            # A subject id the model made up must match the store's id pattern before it reaches policy, the
+            # store or an audit row: "obama\n[policy] ALLOW ..." is not a person.
+            # the value is not echoed (not even into the audit row): only its argument name and length
+            shown = ", ".join(f"{a} (a {len(str(args[a]))}-character value)" for a in bad)
+            clean_args = {k: ("<invalid>" if k in bad else v) for k, v in call.args.items()}
+            message = (
+                f"invalid subject id: {shown} (use 1-128 letters, digits and . _ : @ -, starting with a letter "
+                "or digit)"
+            )
+            return _finish(state, _malformed(deps, state, call.model_copy(update={"args": clean_args}), message))
         claimed = args.get("claimed_subject") if "claimed_subject" in spec.subject_args else None
         subject = args.get("subject") if "subject" in spec.subject_args else None
         template_purpose = (
@@ -393,9 +446,13 @@ def make_policy_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
                 "consent_answer": None,
             }  # fmt: skip
         if decision.outcome == "needs_consent" and asked_already:
-            decision = decision.model_copy(
-                update={"outcome": "deny", "reason": decision.reason + " Consent was not recorded when asked."}
+            failure = answer.get("error")
+            why = (
+                f" Consent was granted but could not be recorded: {str(failure)[:300]}"
+                if failure
+                else " Consent was not recorded when asked."
             )
+            decision = decision.model_copy(update={"outcome": "deny", "reason": decision.reason + why})
             info = _decision_info(decision)
             audit_id = _audit_decision(deps, state, spec, call, refs, involved, decision, note="consent declined")
             outcome = ToolOutcome(
@@ -416,6 +473,17 @@ def make_policy_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
         return _finish(state, outcome, consent_answer=None)
 
     return policy
+
+
+def _invalid_subject_args(spec: ToolSpec, args: dict[str, Any]) -> list[str]:
+    """The subject-typed arguments whose value is not a well-formed subject id (None: not given, fine)."""
+    import re
+
+    from agent.store.models import SUBJECT_ID_PATTERN
+
+    pattern = re.compile(SUBJECT_ID_PATTERN)
+    return [a for a in spec.subject_args
+            if args.get(a) is not None and not (isinstance(args[a], str) and pattern.fullmatch(args[a]))]  # fmt: skip
 
 
 def _malformed(
@@ -542,10 +610,11 @@ def consent_node(state: AgentState) -> dict[str, Any]:
     )
     granted = bool(answer.get("granted")) if isinstance(answer, dict) else bool(answer)
     consent_ids = list(answer.get("consent_ids", [])) if isinstance(answer, dict) else []
-    return {
-        "awaiting": None,
-        "consent_answer": {"call_id": ask.get("call_id"), "granted": granted, "consent_ids": consent_ids},
-    }
+    consent_answer: dict[str, Any] = {"call_id": ask.get("call_id"), "granted": granted, "consent_ids": consent_ids}
+    if isinstance(answer, dict) and answer.get("message"):
+        # a consent the person granted but the registry refused (e.g. a term too long): the reason is kept
+        consent_answer["error"] = f"{answer.get('error', 'invalid_consent')}: {answer['message']}"
+    return {"awaiting": None, "consent_answer": consent_answer}
 
 
 # --- tools --------------------------------------------------------------------------------------------
@@ -571,7 +640,7 @@ def make_tools_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
         images = {i.handle: i for i in images_of(state)}
         refs = [images[call.args[a]] for a in spec.image_args]
         obligations = {o["kind"]: o.get("value") for o in info.obligations}
-        threshold = obligations.get("verification_threshold")
+        threshold = obligations.get("verification_threshold_factor")
         human_review = bool(obligations.get("human_review"))
         update: dict[str, Any] = {"allowed": allowed}
         result: dict[str, Any] | None = None
@@ -613,18 +682,26 @@ def make_tools_node(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
     return tools
 
 
-def _effective_threshold(deps: AgentDeps, obligation: Any) -> float | None:
+def _effective_threshold(deps: AgentDeps, factor: Any) -> float | None:
     """The distance threshold a verification must use: the stricter of the operator's and the purpose's.
 
-    A purpose's ``verification_threshold`` obligation may only tighten matching: when the operator configured
-    a stricter threshold (or DeepFace's default is stricter), that one stands. None: no obligation, the
-    engine's own default applies.
+    A purpose's ``verification_threshold_factor`` obligation is a fraction of the face model's own threshold
+    for its metric (``engine.model_threshold()``: DeepFace's, whatever the operator set), so it means the same
+    for Dlib/cosine as for Facenet512/euclidean_l2. It may only tighten matching: when the operator configured
+    a stricter threshold (``engine.default_threshold()``), that one stands. None: no obligation, the engine's
+    own default applies.
     """
-    if isinstance(obligation, bool) or not isinstance(obligation, int | float):
+    if isinstance(factor, bool) or not isinstance(factor, int | float) or not 0 < factor <= 1:
         return None
-    # Optional on the protocol: an engine without it (the overhead benchmark's no-op) has no operator threshold.
+    # Optional on the protocol: an engine without them (the overhead benchmark's no-op) has no threshold to scale.
     default = getattr(deps.engine, "default_threshold", None)
-    return min(float(default()), float(obligation)) if callable(default) else float(obligation)
+    model = getattr(deps.engine, "model_threshold", None)
+    base = model if callable(model) else default
+    if not callable(base):
+        return None
+    # four decimals: 0.857 x Dlib/cosine's 0.07 reads 0.06, not 0.05999 (distances are compared far coarser)
+    strict = round(float(factor) * float(base()), 4)
+    return min(float(default()), strict) if callable(default) else strict
 
 
 def _run_tool(

@@ -10,6 +10,7 @@ the consent is recorded here through :mod:`agent.consent` (never by the model) a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 import uuid
@@ -198,6 +199,10 @@ class FaceAgent:
         self.human_present = human_present
         self.consent_handler = consent_handler
         self._lock = threading.RLock()
+        # One run at a time per thread: two turns on one thread would each start from the same checkpoint and the
+        # later write would drop the other's history. Held for a whole run (see _turn).
+        self._thread_locks: dict[str, threading.Lock] = {}
+        self._thread_owners: dict[str, int] = {}
         # subject label -> sha256 of the images attached for them in this process (to forget on revocation/erasure)
         self._subject_images: dict[str, set[str]] = {}
 
@@ -319,11 +324,15 @@ class FaceAgent:
         """Enroll a consenting person's face template (through :mod:`agent.enrollment`)."""
         from agent.enrollment import enroll
 
-        return enroll(
+        result = enroll(
             self.store, self.engine, self.policy,  # type: ignore[arg-type]
             subject_id=subject_id, image=image, purpose=purpose, actor=self.settings.actor,
             now=self.deps.clock(),
         )  # fmt: skip
+        # the enrolment photo is the person's too: erasure and revocation forget what this process holds of it
+        with self._lock:
+            self._subject_images.setdefault(subject_id, set()).add(result.image_sha256)
+        return result
 
     def audit_entries(self, thread_id: str | None = None, **query: Any) -> list[AuditEntry]:
         return self.store.audit.query(session=thread_id, **query)
@@ -372,6 +381,18 @@ class FaceAgent:
             )
         _check_images(images)
         thread_id = thread_id or uuid.uuid4().hex
+        with self._turn(thread_id):
+            yield from self._stream(text, purpose, images, thread_id, human_present, consent_handler)
+
+    def _stream(
+        self,
+        text: str,
+        purpose: str,
+        images: Sequence[ImageInput],
+        thread_id: str,
+        human_present: bool | None,
+        consent_handler: ConsentHandler | None,
+    ) -> Iterator[AgentEvent]:
         config = self._config(thread_id)
         with self._lock:
             snapshot = self.graph.get_state(config)
@@ -397,6 +418,7 @@ class FaceAgent:
             present = self.human_present if human_present is None else human_present
             known = [ImageHandle.model_validate(i) for i in values.get("images", [])]
             handles, attached = self._register(images, known)
+            attach_audit = self._audit_attached(thread_id, purpose, attached)
             user = Turn(role="user", text=text, images=attached)
             start: dict[str, Any] = {
                 "purpose": purpose,
@@ -412,13 +434,22 @@ class FaceAgent:
             }
             if "shared" not in values:
                 start["shared"] = []
-        yield AgentEvent(kind="user", thread_id=thread_id, data={"text": text, "images": [dump(h) for h in attached]})
+        user_data: dict[str, Any] = {"text": text, "images": [dump(h) for h in attached]}
+        if attach_audit is not None:
+            user_data["audit_id"] = attach_audit
+        yield AgentEvent(kind="user", thread_id=thread_id, data=user_data)
         yield from self._drive(start, thread_id, purpose, consent_handler or self.consent_handler)
 
     def stream_resume(
         self, thread_id: str, answer: ConsentAnswer, *, consent_handler: ConsentHandler | None = None
     ) -> Iterator[AgentEvent]:
         """Resume a run paused for consent with a person's answer; yields the rest of the turn's events."""
+        with self._turn(thread_id):
+            yield from self._stream_resume(thread_id, answer, consent_handler)
+
+    def _stream_resume(
+        self, thread_id: str, answer: ConsentAnswer, consent_handler: ConsentHandler | None
+    ) -> Iterator[AgentEvent]:
         config = self._config(thread_id)
         snapshot = self.graph.get_state(config)
         request = self._pending_request(snapshot, thread_id)
@@ -470,6 +501,52 @@ class FaceAgent:
 
     # --- internals ------------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _turn(self, thread_id: str) -> Iterator[None]:
+        """Hold the thread's lock for one run; other runs on the same thread wait (other threads do not).
+
+        A run started again on the same thread from inside itself (a consent handler asking on the same thread)
+        would wait for itself: that is refused instead.
+        """
+        me = threading.get_ident()
+        with self._lock:
+            lock = self._thread_locks.setdefault(thread_id, threading.Lock())
+            if self._thread_owners.get(thread_id) == me:
+                raise UserError(f"a turn is already running on thread {thread_id}", thread_id=thread_id)
+        lock.acquire()
+        try:
+            with self._lock:
+                self._thread_owners[thread_id] = me
+            yield
+        finally:
+            with self._lock:
+                self._thread_owners.pop(thread_id, None)
+            lock.release()
+
+    def _audit_attached(self, thread_id: str, purpose: str, attached: list[ImageHandle]) -> str | None:
+        """One ``session`` audit row per turn naming the people whose images were attached to the thread.
+
+        A conversation can hold someone's face without any tool running on it; this row is how their
+        export and erasure (which find threads through audit rows naming them) find that conversation too.
+        Probes name nobody: no row for them alone.
+        """
+        labelled = [h for h in attached if h.subject]
+        if not labelled:
+            return None
+        from agent.nodes import audit_id_of
+        from agent.store import AuditEvent
+
+        entry = self.store.audit.append(
+            AuditEvent(
+                kind="session", actor=self.settings.actor, session_id=thread_id, purpose=purpose,
+                subjects=sorted({h.subject for h in labelled if h.subject}), outcome="images_attached",
+                input_hashes=[h.sha256 for h in labelled],
+                summary={"event": "images_attached", "images": [{"handle": h.handle, "subject": h.subject}
+                                                                for h in labelled]},
+            )
+        )  # fmt: skip
+        return audit_id_of(entry)
+
     def _config(self, thread_id: str) -> RunnableConfig:
         # Recursion limit: each tool round is up to three graph steps (policy, consent, tools) plus reason.
         return {"configurable": {"thread_id": thread_id}, "recursion_limit": 8 * self.settings.max_turn_steps + 20}
@@ -507,6 +584,7 @@ class FaceAgent:
             # consent keeps them, since the call waiting for the answer needs them.
             if not self._is_paused(thread_id):
                 self._forget_probes(thread_id)
+                self._forget_unconsented(thread_id, purpose)
 
     def _is_paused(self, thread_id: str) -> bool:
         snapshot = self.graph.get_state(self._config(thread_id))
@@ -519,6 +597,22 @@ class FaceAgent:
         labelled = {h.sha256 for h in handles if h.subject is not None}
         probes = {h.sha256 for h in handles if h.subject is None} - labelled
         return sum(self._forget_image(sha) for sha in sorted(probes))
+
+    def _forget_unconsented(self, thread_id: str, purpose: str) -> int:
+        """Drop the pixels and embeddings of labelled images whose person holds no active consent (any
+        capability) for the session's purpose: nothing may be done with them, so they are not kept. They can
+        be attached again once a consent is on record."""
+        values = self.graph.get_state(self._config(thread_id)).values or {}
+        handles = [ImageHandle.model_validate(i) for i in values.get("images", [])]
+        labelled = [h for h in handles if h.subject is not None]
+        if not labelled:
+            return 0
+        now = self.deps.clock()
+        records = self.store.consents_for_many({h.subject for h in labelled if h.subject})
+        consenting = {r.subject_id for r in records if purpose in r.purposes and r.active_at(now)}
+        keep = {h.sha256 for h in labelled if h.subject in consenting}
+        drop = {h.sha256 for h in labelled} - keep
+        return sum(self._forget_image(sha) for sha in sorted(drop))
 
     def _forget_subject(self, subject_id: str) -> int:
         """Drop the pixels and cached embeddings of the images attached for ``subject_id`` (a cleaner)."""
@@ -621,7 +715,9 @@ class FaceAgent:
         usage = Usage()
         request: ConsentRequest | None = None
         for ev in events:
-            if ev.kind == "decision":
+            if ev.kind == "user" and ev.data.get("audit_id"):
+                audit_ids.append(str(ev.data["audit_id"]))  # the row naming who was attached
+            elif ev.kind == "decision":
                 decisions.append(DecisionRecord.model_validate(ev.data))
                 if ev.data.get("audit_id"):
                     audit_ids.append(str(ev.data["audit_id"]))
@@ -681,6 +777,9 @@ def _events(node: str, update: dict[str, Any], thread_id: str) -> Iterator[Agent
     """Turn one node's state update into SDK events."""
     turns = [Turn.model_validate(t) for t in update.get("transcript", [])]
     if node == "reason":
+        # decisions made outside tool calls: images disclosed to or withdrawn from the model, a withheld answer
+        for record in update.get("decisions") or []:
+            yield AgentEvent(kind="decision", thread_id=thread_id, data=dict(record))
         for turn in turns:
             if turn.tool_calls:
                 yield AgentEvent(

@@ -108,6 +108,7 @@ class AgentState(TypedDict, total=False):
     steps: int  # reasoner steps in the current turn
     usage: dict[str, int]  # Usage dump, summed over the thread
     last_usage: dict[str, int]  # Usage dump of the last reasoner step
+    decisions: list[dict[str, Any]]  # decisions the last reason step made outside tool calls (SDK events)
 
 
 def dump(model: BaseModel) -> dict[str, Any]:

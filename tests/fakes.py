@@ -43,9 +43,19 @@ def png_bytes(seed: int, size: int = 32) -> bytes:
 class FakeFaceEngine:
     """Same method names as :class:`tools.engine.FaceEngine`, no models. Records every call."""
 
-    def __init__(self, settings: EngineSettings | None = None, *, threshold: float = 0.07) -> None:
+    def __init__(
+        self,
+        settings: EngineSettings | None = None,
+        *,
+        threshold: float = 0.07,
+        model_threshold: float | None = None,
+        distance_scale: float = 1.0,
+    ) -> None:
         self.settings = settings or EngineSettings()
-        self.threshold = threshold
+        self.threshold = threshold  # default_threshold(): the operator's, else the model's
+        self._model_threshold = threshold if model_threshold is None else model_threshold
+        # distances of another metric's range (euclidean_l2 distances are larger than cosine ones)
+        self.distance_scale = distance_scale
         self.people: dict[str, str | None] = {}  # sha256 -> person (None: no face)
         self.calls: list[tuple[str, tuple[str, ...]]] = []
         self.forgotten: list[str] = []
@@ -80,6 +90,9 @@ class FakeFaceEngine:
     def default_threshold(self) -> float:
         return self.threshold
 
+    def model_threshold(self) -> float:
+        return self._model_threshold
+
     def verify(self, a: Any, b: Any, *, require_single_face: bool | None = None,
                threshold: float | None = None) -> VerificationResult:  # fmt: skip
         ia, ib = self.load(a), self.load(b)
@@ -104,10 +117,12 @@ class FakeFaceEngine:
     def _result(self, va: Sequence[float], vb: Sequence[float], sa: str, sb: str | None,
                 threshold: float | None) -> VerificationResult:  # fmt: skip
         dot = sum(x * y for x, y in zip(va, vb, strict=True))
-        dist = round(1 - dot / (math.sqrt(sum(x * x for x in va)) * math.sqrt(sum(y * y for y in vb))), 6)
+        cos = 1 - dot / (math.sqrt(sum(x * x for x in va)) * math.sqrt(sum(y * y for y in vb)))
+        dist = round(cos * self.distance_scale, 6)
         limit = threshold if threshold is not None else self.threshold
         return VerificationResult(
-            verified=dist <= limit, distance=dist, threshold=limit, metric="cosine", model=self.settings.model,
+            verified=dist <= limit, distance=dist, threshold=limit, metric=self.settings.metric,
+            model=self.settings.model,
             detector=self.settings.detector, box_a=BOX, box_b=BOX if sb else None, faces_in_a=1,
             faces_in_b=1 if sb else None, used_largest_face=False, notes=[], elapsed_ms=0.1,
             image_a_sha256=sa, image_b_sha256=sb,

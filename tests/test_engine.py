@@ -334,3 +334,12 @@ def test_concurrent_embeds_share_the_cache(face_settings: EngineSettings) -> Non
     assert results[0].vector == results[2].vector and results[1].vector == results[3].vector
     info = engine.cache_info()
     assert info["size"] == 2 and info["hits"] + info["misses"] == 4
+
+
+def test_model_threshold_is_deepfaces_whatever_the_operator_set(face_settings: EngineSettings) -> None:
+    from deepface.modules.verification import find_threshold
+
+    strict = FaceEngine(face_settings.model_copy(update={"threshold": 0.01}))
+    assert strict.default_threshold() == 0.01
+    assert strict.model_threshold() == find_threshold("Dlib", "cosine")
+    assert FaceEngine(face_settings.model_copy(update={"metric": "euclidean_l2"})).model_threshold() == 0.4

@@ -386,3 +386,32 @@ def test_an_ordinary_answer_passes_the_guard(server: fg.FakeGemini, agent: FaceA
     thread, _ = _share_turn(server, agent, engine, "The person looks happy; I did not infer race.")
     assert agent.transcript(thread)[-1].text == "The person looks happy; I did not infer race."
     assert not [r for r in agent.audit_entries(thread) if r.rule_id == "inference.sensitive_prohibited"]
+
+
+def test_decisions_made_outside_tool_calls_are_in_the_reply(
+    server: fg.FakeGemini, agent: FaceAgent, engine: FakeFaceEngine
+) -> None:
+    """The disclosure of a shared image, its withdrawal and a withheld answer are decisions of the turn too."""
+    from agent import consent
+
+    _consent(agent, "carol", ["llm_image_sharing"], ["customer_service"])
+    server.enqueue(fg.function_call("share_image_with_assistant", {"image": "img1"}), fg.text("He looks Mexican."))
+    reply = agent.ask("look at this photo", purpose="customer_service",
+                      images=[ImageInput(source=engine.photo("carol"), subject="carol")])  # fmt: skip
+    assert [(d.tool, d.outcome) for d in reply.decisions] == [
+        ("share_image_with_assistant", "allow"),  # the tool call's decision
+        ("share_image_with_assistant", "allow"),  # the image attached to the next model request
+        ("answer_guard", "deny"),  # the answer inferred an ethnic origin: withheld
+    ]
+    assert reply.decisions[2].rule_id == "inference.sensitive_prohibited"
+    rows = {str(r.seq): r for r in agent.audit_entries(reply.thread_id)}
+    assert all(d.audit_id in rows for d in reply.decisions) and set(rows) == set(reply.audit_ids)
+    assert rows[reply.decisions[1].audit_id or ""].summary["note"] == "attached to model request"
+
+    consent.revoke_consent(agent.store, subject_id="carol", actor="reception")
+    server.enqueue(fg.text("ok"))
+    later = agent.ask("and now?", purpose="customer_service", thread_id=reply.thread_id)
+    assert [(d.tool, d.outcome, d.rule_id) for d in later.decisions] == [
+        ("share_image_with_assistant", "deny", "consent.revoked")
+    ]
+    assert later.decisions[0].audit_id in later.audit_ids

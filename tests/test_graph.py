@@ -107,7 +107,9 @@ def test_calls_are_decided_one_at_a_time_and_each_decision_is_audited(
     assert [o.status for o in reply.tool_outcomes] == ["denied", "ok", "denied"]
     assert engine.ran("verify") == 1
     rows = agent.audit_entries(reply.thread_id)
-    assert [r.kind for r in rows] == ["decision", "decision", "tool_run", "decision"]
+    # the session row: alice's images were attached to this thread (her export and erasure find it)
+    assert [r.kind for r in rows] == ["session", "decision", "decision", "tool_run", "decision"]
+    assert rows[0].subjects == ["alice"] and rows[0].session_id == reply.thread_id
     assert [r.rule_id for r in rows if r.kind == "decision"] == [d.rule_id for d in reply.decisions]
     assert set(reply.audit_ids) == {str(r.seq) for r in rows}
     # The reasoner saw every outcome, the denials with their rule ids.
@@ -149,7 +151,7 @@ def test_needs_consent_pauses_and_resumes_after_the_person_consents(
     (record,) = agent.store.consents_for("eileen")
     assert record.notice == "told on camera" and record.evidence is not None
     kinds = [r.kind for r in agent.audit_entries(paused.thread_id)]
-    assert kinds == ["decision", "decision", "tool_run"]
+    assert kinds == ["session", "decision", "decision", "tool_run"]
 
 
 def test_a_declined_consent_is_a_denial(agent: FaceAgent, scripted: ScriptedReasoner, engine: FakeFaceEngine) -> None:

@@ -17,7 +17,7 @@ def test_default_policy_content() -> None:
     policy = load_policy()
     assert policy.hash == hashlib.sha256(default_policy_bytes()).hexdigest()
     ac = policy.purposes["access_control"]
-    assert ac.high_risk and ac.human_review and ac.verification_threshold == 0.06 and ac.context == "security"
+    assert ac.high_risk and ac.human_review and ac.verification_threshold_factor == 0.857 and ac.context == "security"
     assert ac.allowed_capabilities == {Capability.FACE_VERIFICATION, Capability.ENROLLMENT}
     assert policy.purposes["workplace_safety"].medical_or_safety
     assert policy.purposes["education_engagement"].context == "education"

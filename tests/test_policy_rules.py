@@ -647,7 +647,7 @@ CASES: list[Case] = [
         ac_alice,
         "allow",
         "highrisk.obligations",
-        obligations={"verification_threshold": 0.06, "human_review": True},
+        obligations={"verification_threshold_factor": 0.857, "human_review": True},
     ),
     Case(
         "highrisk.obligations",
@@ -656,7 +656,7 @@ CASES: list[Case] = [
         [consent("alice", [FV], ["mfa"])],
         "allow",
         "highrisk.obligations",
-        obligations={"verification_threshold": 0.06, "human_review": None},
+        obligations={"verification_threshold_factor": 0.857, "human_review": None},
     ),
     Case(
         "highrisk.obligations",
@@ -673,7 +673,7 @@ CASES: list[Case] = [
         both,
         "allow",
         "consent.active",
-        obligations={"verification_threshold": None, "human_review": None},
+        obligations={"verification_threshold_factor": None, "human_review": None},
     ),
     # consent_lookup.allowed
     Case(

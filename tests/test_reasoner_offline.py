@@ -163,6 +163,10 @@ def test_explain_the_last_result_repeats_it_with_meaning() -> None:
         "What nationality is img1?",
         "Is img1 pregnant?",
         "Is img1 really alice? And is she Muslim?",  # a claim in the same request does not win over the ask
+        "Is img1 black?",
+        "Is he Asian?",
+        "Which country is he from?",
+        "Is the person in img1 Korean?",
     ],
 )
 def test_sensitive_requests_are_refused_by_policy_as_prohibited(text: str) -> None:
@@ -196,3 +200,13 @@ def test_a_subject_named_like_a_sensitive_word_is_a_name_not_a_request(
     text: str, images: tuple[ImageHandle, ...], expected: list
 ) -> None:
     assert plan(text, images) == expected
+
+
+@pytest.mark.parametrize("word", ["black", "asian", "mexican", "white"])
+def test_a_trait_word_is_never_taken_for_a_claimed_subject(word: str) -> None:
+    from agent.reasoners.offline import _claimed_subject
+
+    assert _claimed_subject(f"verify img1, he is {word}", [PROBE]) is None
+    # an enrolled subject who really has that label is still a name
+    named = ImageHandle(handle="img2", sha256="e" * 64, subject=word)
+    assert _claimed_subject(f"verify img1 against {word}", [PROBE, named]) == word

@@ -137,3 +137,58 @@ def test_the_module_is_pure() -> None:
 )
 def test_health_states_count_only_when_said_of_a_person(text: str, asks: bool) -> None:
     assert ("health" in requested_sensitive_attributes(text)) is asks
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("Ethnicity: Caucasian.", [RACE]),
+        ("race: white", [RACE]),
+        ("Religion: Islam", [RELIGION]),
+        ("He looks Mexican.", [RACE]),
+        ("She is clearly Korean.", [RACE]),
+        ("He looks like he has Down syndrome.", [HEALTH]),
+        ("She appears to have autism.", [HEALTH]),
+        ("He is visibly blind.", [HEALTH]),
+        ("She has ADHD.", [HEALTH]),
+        ("He suffers from schizophrenia.", [HEALTH]),
+        ("The man appears to have HIV.", [HEALTH]),
+        ("She is visibly pregnant.", [HEALTH]),
+        ("The woman is obviously diabetic.", [HEALTH]),
+        ("Nationality: Nigerian", [RACE]),
+        ("Sexual orientation = gay", [SEX]),
+    ],
+)
+def test_label_forms_demonyms_and_conditions_are_inferences(answer: str, expected: list[str]) -> None:
+    assert sensitive_inferences(answer) == expected
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Race: not inferred (prohibited).",
+        "Ethnicity: n/a",
+        "He does not have autism as far as anyone can tell from a face, and I won't guess.",
+        "I can't tell whether she has ADHD.",
+        "The Korean restaurant behind them is closed.",
+        "He has to add the photo again.",
+        "Someone asks who a person is, and for their ethnicity: prohibited practices, refused by rule.",
+    ],
+)
+def test_empty_labels_negated_conditions_and_demonyms_of_things_are_not_inferences(answer: str) -> None:
+    assert sensitive_inferences(answer) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Is img1 black?", [RACE]),
+        ("Is he Asian?", [RACE]),
+        ("Which country is he from?", [RACE]),
+        ("Where does she come from?", [RACE]),
+        ("Is the person in img1 Korean?", [RACE]),
+        ("Is img1 really alice?", []),
+    ],
+)
+def test_yes_no_and_origin_questions_ask_for_the_category(text: str, expected: list[str]) -> None:
+    assert requested_sensitive_attributes(text) == expected

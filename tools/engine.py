@@ -224,6 +224,14 @@ class FaceEngine:
             return float(self.settings.threshold)
         return adapter.default_threshold(self.settings)
 
+    def model_threshold(self) -> float:
+        """DeepFace's tuned threshold for the configured model and metric, whatever ``settings.threshold`` says.
+
+        A purpose's stricter threshold is a fraction of this one (a distance only means something for its
+        model and metric).
+        """
+        return adapter.default_threshold(self.settings)
+
     def _threshold(self, override: float | None) -> float:
         if override is not None:
             if override <= 0:

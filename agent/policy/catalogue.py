@@ -28,7 +28,7 @@ class _PurposeFile(BaseModel):
     medical_or_safety: bool = False
     high_risk: bool = False
     retention_days: int = Field(gt=0)
-    verification_threshold: float | None = Field(default=None, gt=0, lt=2)
+    verification_threshold_factor: float | None = Field(default=None, gt=0, le=1)
     human_review: bool = False
 
 

@@ -345,8 +345,9 @@ def _allow(
         obligations.append(Obligation(kind="record_notice", value=" | ".join(notices)))
     consent_ids = sorted({r.id for s in states for r in s.records} | {r.id for r in extra_records})
     if purpose.high_risk:
-        if purpose.verification_threshold is not None and request.capability == Capability.FACE_VERIFICATION:
-            obligations.append(Obligation(kind="verification_threshold", value=purpose.verification_threshold))
+        factor = purpose.verification_threshold_factor
+        if factor is not None and request.capability == Capability.FACE_VERIFICATION:
+            obligations.append(Obligation(kind="verification_threshold_factor", value=factor))
         if purpose.human_review:
             obligations.append(Obligation(kind="human_review", value=True))
         return out(

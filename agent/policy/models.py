@@ -16,7 +16,7 @@ from tools.specs import Capability
 PurposeContext = Literal["commercial", "workplace", "education", "healthcare", "public_space", "security", "research"]
 Outcome = Literal["allow", "deny", "needs_consent"]
 ObligationKind = Literal[
-    "verification_threshold",
+    "verification_threshold_factor",
     "human_review",
     "do_not_retain_probe",
     "expression_caveat",
@@ -41,6 +41,14 @@ class Evidence(_Frozen):
     method: str = Field(min_length=1)
     recorded_by: str = Field(min_length=1)
     reference: str | None = None
+
+    @field_validator("method", "recorded_by")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        # " " is not evidence (BIPA 15(b)): the same rule as a blank notice.
+        if not value.strip():
+            raise ValueError("must contain text, not only whitespace")
+        return value.strip()
 
 
 class ConsentRecord(_Frozen):
@@ -67,11 +75,12 @@ class ConsentRecord(_Frozen):
         missing = []
         if not (self.notice and self.notice.strip()):
             missing.append("notice")
-        if not self.purposes:
+        if not self.purposes or not all(p.strip() for p in self.purposes):
             missing.append("purpose")
         if self.expires_at is None:
             missing.append("term")
-        if self.evidence is None:
+        # a blank method or recorder (a row written before Evidence refused them) is no evidence
+        if self.evidence is None or not (self.evidence.method.strip() and self.evidence.recorded_by.strip()):
             missing.append("evidence")
         return missing
 
@@ -103,7 +112,9 @@ class Purpose(_Frozen):
     medical_or_safety: bool = False
     high_risk: bool = False
     retention_days: int = Field(gt=0)
-    verification_threshold: float | None = Field(default=None, gt=0)
+    # Verifications for this purpose use this fraction of the model's own threshold for its metric (only ever
+    # stricter: at most 1). A factor, not a distance: distances differ by model and metric.
+    verification_threshold_factor: float | None = Field(default=None, gt=0, le=1)
     human_review: bool = False
 
 
@@ -146,6 +157,9 @@ class PolicyRequest(_Frozen):
 
 class Obligation(_Frozen):
     """Something whoever acts on an ``allow`` must do (a stricter threshold, a human-review flag, ...).
+
+    ``verification_threshold_factor`` (value: a fraction in (0, 1]): the verification must use at most this
+    fraction of the face model's own threshold for its metric (and never a looser one than the operator's).
 
     ``limit_to_purpose`` (value: a purpose id): a consent lookup may show only the records covering that
     purpose, the session's; another purpose's records are not this session's business.

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import prompts
-from agent.policy.sensitive import requested_sensitive_attributes
+from agent.policy.sensitive import TRAIT_WORDS, requested_sensitive_attributes
 from agent.reasoners.base import ReasonerContext, ReasonerStep
 from agent.state import ImageHandle, ToolCall, ToolOutcome, Turn, current_turn
 from tools.specs import ToolSpec
@@ -305,6 +305,10 @@ def _claimed_subject(text: str, images: list[ImageHandle]) -> str | None:
         for word in tokens[i + 1 : i + 4]:
             word = word.rstrip(".,!?;:'\"")
             if word in _STOP or word in _CLAIM_KEYS or re.fullmatch(r"img\d+", word) or word in _FILLER:
+                continue
+            if word in TRAIT_WORDS and word not in known and tok not in ("enrolled", "against", "named", "called"):
+                # "is he asian?" names nobody: a trait word said of a person is never a claimed subject (only
+                # a subject named as one, "against enrolled christian", is a name)
                 continue
             return known.get(word, word)
     return None
