@@ -61,9 +61,12 @@ def grant_consent(
             f"{', '.join(useless)} is not allowed for {', '.join(sorted(purpose_set))}; the consent would never apply",
             capabilities=useless,
         )
+    # Whitespace is no evidence (BIPA 15(b)), as a blank notice is no notice: both checks strip.
+    method = (evidence_method or "").strip()
+    by = (recorded_by or "").strip()
     evidence = (
-        Evidence(method=evidence_method, recorded_by=recorded_by, reference=evidence_reference)
-        if evidence_method and recorded_by
+        Evidence(method=method, recorded_by=by, reference=(evidence_reference or "").strip() or None)
+        if method and by
         else None
     )
     try:
@@ -71,7 +74,7 @@ def grant_consent(
             subject_id=subject_id,
             capabilities=caps,
             purposes=purpose_set,
-            notice=notice,
+            notice=notice.strip() if notice else notice,
             evidence=evidence,
             expires_at=expires_at,
             term_days=term_days,

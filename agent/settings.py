@@ -10,10 +10,10 @@ import getpass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from tools.settings import EngineSettings
+from tools.settings import EngineSettings, absolute_path
 
 
 def _default_actor() -> str:
@@ -44,6 +44,11 @@ class Settings(EngineSettings):
     max_turn_steps: int = Field(8, ge=1, description="Tool rounds allowed in one turn before the agent stops.")
     log_level: str = "WARNING"
     log_json: bool | None = Field(None, description="JSON logs; default: JSON when stderr is not a terminal.")
+
+    @field_validator("db_path", "checkpoint_path", mode="before")
+    @classmethod
+    def _paths(cls, value: object, info: ValidationInfo) -> object:
+        return absolute_path(value, name=str(info.field_name))
 
     @property
     def resolved_db_path(self) -> Path:

@@ -120,7 +120,8 @@ def export_subject(
         if include_templates and isinstance(t, Template):
             item["vector"] = list(t.vector)
         template_data.append(item)
-    audit = [e.model_dump(mode="json") for e in store.audit.query(subject=subject_id)]
+    entries = store.audit.query(subject=subject_id)
+    audit = [e.model_dump(mode="json") for e in entries]
     threads = subject_threads(store, subject_id)
     store.audit.append(
         AuditEvent(
@@ -141,7 +142,11 @@ def export_subject(
         "subject": {
             "id": info.id,
             "created_at": iso(info.created_at),
+            "status": "erased" if info.erased else "active",
+            # the last erasure: it stays when the person comes back (reregistered_at says when)
             "erased_at": iso(info.erased_at) if info.erased_at else None,
+            "reregistered_at": iso(info.reregistered_at) if info.reregistered_at else None,
+            "erasures": [{"at": iso(e.ts), "audit_seq": e.seq} for e in entries if e.kind == "erasure"],
         },
         "exported_at": iso(now),
         "consents": describe_consents(store.consents_for(subject_id), now),

@@ -10,6 +10,7 @@ import pytest
 
 from agent.policy import Evidence, decide, load_policy
 from agent.store import MIGRATIONS, ConsentGrant, Store
+from agent.store.db import iso
 from tests.policy_cases import NOW, img, request
 from tools.errors import ConsentRequired, InvalidConsent, MigrationError, NotFoundError
 from tools.specs import Capability
@@ -202,10 +203,101 @@ def test_erasure_leaves_tombstone_and_no_biometrics(store: Store) -> None:
     assert all(c.revoked_at is not None for c in store.consents_for("alice"))
     raw = sqlite3.connect(store.path).execute("SELECT group_concat(body) FROM audit_log").fetchone()[0]
     assert "0.25" not in raw and "-0.5" not in raw  # no vector values anywhere in the log
-    # the person may come back
+    assert info.erased and info.reregistered_at is None
+    # the person may come back; the erasure stays on record
     store.grant_consent(grant(), actor="op", now=NOW + timedelta(days=2))
     info = store.get_subject("alice")
-    assert info is not None and info.erased_at is None
+    assert info is not None and info.erased_at == NOW + timedelta(days=1)
+    assert info.reregistered_at == NOW + timedelta(days=2) and not info.erased
+    [back] = store.audit.query(kind="consent_grant")[-1:]
+    assert back.summary["reregistered_after_erasure_at"] == iso(NOW + timedelta(days=1))
+    # a further consent is no new re-registration; a second erasure is again an erasure
+    store.grant_consent(grant(), actor="op", now=NOW + timedelta(days=3))
+    info = store.get_subject("alice")
+    assert info is not None and info.reregistered_at == NOW + timedelta(days=2)
+    assert "reregistered_after_erasure_at" not in store.audit.query(kind="consent_grant")[-1].summary
+    store.erase_subject("alice", actor="dpo", now=NOW + timedelta(days=4))
+    info = store.get_subject("alice")
+    assert info is not None and info.erased and info.erased_at == NOW + timedelta(days=4)
+
+
+def test_migration_3_adds_reregistered_at_to_an_existing_database(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for number, statements in MIGRATIONS[:2]:
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, 'then')", (number,))
+    conn.execute("INSERT INTO subjects (id, created_at, erased_at) VALUES ('bob', ?, ?)", (iso(NOW), iso(NOW)))
+    conn.commit()
+    conn.close()
+    store = Store.open(path)
+    assert store.schema_version() == 3
+    info = store.get_subject("bob")
+    assert info is not None and info.erased and info.reregistered_at is None
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"notice": " \t"},
+        {"evidence": Evidence.model_construct(method=" ", recorded_by="op")},
+        {"evidence": Evidence.model_construct(method="signed_form", recorded_by="  ")},
+    ],
+)
+def test_blank_notice_or_evidence_is_no_consent(store: Store, changes: dict) -> None:  # type: ignore[type-arg]
+    with pytest.raises(InvalidConsent, match=r"notice|evidence"):
+        store.grant_consent(grant().model_copy(update=changes), actor="op", now=NOW)
+    assert _counts(store.path)["consents"] == 0
+
+
+@pytest.mark.parametrize(("method", "by"), [(" ", "op"), ("signed_form", " "), ("", "op"), ("\n", "\t")])
+def test_evidence_must_hold_text(method: str, by: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"whitespace|at least 1"):
+        Evidence(method=method, recorded_by=by)
+    assert Evidence(method=" signed_form ", recorded_by=" op ") == Evidence(method="signed_form", recorded_by="op")
+
+
+def test_a_blank_evidence_row_written_before_the_fix_is_not_consent(store: Store) -> None:
+    record = store.grant_consent(grant(caps=(FV,), purposes=("customer_service",)), actor="op", now=NOW)
+    raw = sqlite3.connect(store.path)
+    raw.execute("UPDATE consents SET evidence = ? WHERE id = ?", ('{"method": " ", "recorded_by": " "}', record.id))
+    raw.commit()
+    raw.close()
+    [back] = store.consents_for("alice")
+    assert back.evidence is not None and back.evidence.method == " "  # shown as recorded
+    assert back.missing_elements() == ["evidence"] and not back.active_at(NOW + timedelta(seconds=1))
+    req = request("verify_faces", "face_verification", "customer_service", [img("alice"), img("alice", "b")])
+    assert decide(req, [back], POLICY, NOW + timedelta(seconds=1)).outcome != "allow"
+
+
+def test_expiry_is_bounded_by_max_days_and_must_follow_the_grant(store: Store) -> None:
+    from datetime import UTC, datetime
+
+    from agent.store.models import MAX_DAYS
+
+    for expires in (datetime(9999, 12, 31, tzinfo=UTC), NOW + timedelta(days=MAX_DAYS, seconds=1)):
+        with pytest.raises(InvalidConsent, match=f"longer than {MAX_DAYS} days"):
+            store.grant_consent(grant(term_days=None, expires_at=expires), actor="op", now=NOW)
+    with pytest.raises(InvalidConsent, match="after the grant time"):
+        store.grant_consent(grant(term_days=None, expires_at=NOW), actor="op", now=NOW)
+    assert _counts(store.path)["consents"] == 0
+    longest = store.grant_consent(grant(term_days=None, expires_at=NOW + timedelta(days=MAX_DAYS)), actor="op", now=NOW)
+    assert longest.expires_at == NOW + timedelta(days=MAX_DAYS)
+    assert store.grant_consent(grant(term_days=MAX_DAYS), actor="op", now=NOW).expires_at == longest.expires_at
+
+
+def test_open_without_create_refuses_a_missing_database(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "facegate.db"
+    with pytest.raises(NotFoundError, match=r"no facegate database at .*nowhere.*\(wrong --home\?\)"):
+        Store.open(missing, create=False)
+    assert not missing.parent.exists()
+    Store.open(missing).close()
+    Store.open(missing, create=False).close()
 
 
 def test_error_inside_a_transaction_rolls_everything_back(store: Store) -> None:

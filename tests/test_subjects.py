@@ -175,3 +175,55 @@ def test_erasure_uses_the_callers_checkpointer(store: Store, tmp_path: Path) -> 
     )
     assert result["threads_deleted"] == 1
     assert saver.get_tuple({"configurable": {"thread_id": "t-alice"}}) is None
+
+
+def test_a_session_row_naming_a_subject_finds_the_thread(store: Store) -> None:
+    """The SDK's "session" row lists the subjects attached to a turn: a subject who was only attached (no
+    decision or tool run named them) still has that conversation found, exported and erased."""
+    from agent.subjects import subject_threads
+
+    assert subject_threads(store, "alice") == []
+    store.audit.append(
+        AuditEvent(
+            kind="session", actor="sdk", session_id="t-attached", subjects=["alice", "bob"],
+            input_hashes=["f" * 64], ts=NOW,
+        )
+    )  # fmt: skip
+    store.audit.append(AuditEvent(kind="session", actor="sdk", session_id="t-other", subjects=["bob"], ts=NOW))
+    assert subject_threads(store, "alice") == [
+        {"thread_id": "t-attached", "first_at": NOW.isoformat(timespec="microseconds"),
+         "last_at": NOW.isoformat(timespec="microseconds"), "audit_rows": 1}
+    ]  # fmt: skip
+    assert [t["thread_id"] for t in subject_threads(store, "bob")] == ["t-attached", "t-other"]
+    assert [t["thread_id"] for t in export_subject(store, "alice", actor="dpo", now=NOW)["conversations"]] == [
+        "t-attached"
+    ]
+
+
+def test_export_after_a_return_keeps_the_erasure(store: Store) -> None:
+    later = NOW + timedelta(days=1)
+    erase_subject(store, "alice", actor="dpo", now=NOW)
+    erased = export_subject(store, "alice", actor="dpo", now=NOW)["subject"]
+    assert erased["status"] == "erased" and erased["reregistered_at"] is None
+    grant_consent(
+        store, POLICY, subject_id="alice", capabilities=["face_verification"], purposes=["access_control"],
+        notice="v2", evidence_method="m", recorded_by="op", term_days=30, actor="op", now=later,
+    )  # fmt: skip
+    back = export_subject(store, "alice", actor="dpo", now=later)["subject"]
+    assert back["status"] == "active"
+    assert back["erased_at"] == erased["erased_at"] == NOW.isoformat(timespec="microseconds")
+    assert back["reregistered_at"] == later.isoformat(timespec="microseconds")
+    assert back["erasures"] == erased["erasures"] and len(back["erasures"]) == 1
+
+
+def test_blank_evidence_through_the_service_is_invalid_consent(tmp_path: Path) -> None:
+    from tools.errors import InvalidConsent
+
+    with Store.open(tmp_path / "b.db") as s:
+        for method, by in ((" ", " "), ("m", "  "), ("\t", "op")):
+            with pytest.raises(InvalidConsent, match="missing evidence"):
+                grant_consent(
+                    s, POLICY, subject_id="b1", capabilities=["face_verification"], purposes=["access_control"],
+                    notice="n", evidence_method=method, recorded_by=by, term_days=30, actor="op", now=NOW,
+                )  # fmt: skip
+        assert s.list_subjects() == [] and s.audit.head()[0] == 0

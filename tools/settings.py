@@ -6,12 +6,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def default_home() -> Path:
     return Path.home() / ".facegate"
+
+
+def absolute_path(value: object, *, name: str) -> object:
+    """A path setting as given: an empty string is an error (it would silently mean the working directory);
+    ``~`` is expanded and a relative path made absolute, so messages name the real place."""
+    if value is None:
+        return None
+    if isinstance(value, str) and not value.strip():
+        raise ValueError(f"{name} is empty; give a folder or unset the variable for the default")
+    if isinstance(value, str | Path):
+        try:
+            return Path(value).expanduser().absolute()
+        except RuntimeError as exc:  # "~" with no home directory to expand it to
+            raise ValueError(f"{name}: {exc}") from None
+    return value
 
 
 class EngineSettings(BaseSettings):
@@ -46,6 +61,11 @@ class EngineSettings(BaseSettings):
         False, description="Let DeepFace download missing weights (connected machines only)."
     )
     embedding_cache_size: int = Field(4096, ge=0)
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _home(cls, value: object) -> object:
+        return absolute_path(value, name="home")
 
     @property
     def weights_dir(self) -> Path:

@@ -242,12 +242,14 @@ def parse_when(text: str, *, name: str) -> datetime:
 
 
 @contextmanager
-def _opened(args: argparse.Namespace) -> Iterator[tuple[Settings, Store]]:
+def _opened(args: argparse.Namespace, *, create: bool = False) -> Iterator[tuple[Settings, Store]]:
+    """Settings and the store. Only commands that record something new (``create``) may create the database:
+    anything else on a missing one is "no facegate database at ... (wrong --home?)", not an empty, intact log."""
     from agent.cli.common import load_settings
     from agent.store import Store
 
     settings = load_settings(args)
-    store = Store.open(settings.resolved_db_path)
+    store = Store.open(settings.resolved_db_path, create=create)
     try:
         yield settings, store
     finally:
@@ -284,7 +286,7 @@ def _consent_grant(args: argparse.Namespace) -> int:
     from agent.consent import describe_consent, grant_consent
 
     expires = parse_when(args.expires, name="--expires") if args.expires else None
-    with _opened(args) as (settings, store):
+    with _opened(args, create=True) as (settings, store):
         record = grant_consent(
             store,
             _policy(settings),
@@ -375,7 +377,7 @@ def _enroll(args: argparse.Namespace) -> int:
     from agent.enrollment import enroll
     from tools.engine import FaceEngine
 
-    with _opened(args) as (settings, store):
+    with _opened(args, create=True) as (settings, store):
         result = enroll(
             store,
             FaceEngine(settings),
@@ -405,7 +407,14 @@ def _subject_list(args: argparse.Namespace) -> int:
         print_json([s.model_dump(mode="json") for s in subjects])
     else:
         for s in subjects:
-            print(f"{s.id:<20} {'erased ' + s.erased_at.isoformat() if s.erased_at else 'active'}")
+            if s.erased_at is None:
+                status = "active"
+            elif s.erased:
+                status = f"erased {s.erased_at.isoformat()}"
+            else:  # came back after an erasure: say so
+                back = s.reregistered_at.isoformat() if s.reregistered_at else "?"
+                status = f"active (erased {s.erased_at.isoformat()}, registered again {back})"
+            print(f"{s.id:<20} {status}")
     return 0
 
 
@@ -545,8 +554,8 @@ def _policy_show(args: argparse.Namespace) -> int:
         flags = [f for f, on in (("high-risk", p.high_risk), ("medical/safety", p.medical_or_safety)) if on]
         if p.human_review:
             flags.append("human review")
-        if p.verification_threshold is not None:
-            flags.append(f"threshold {p.verification_threshold}")
+        if p.verification_threshold_factor is not None:
+            flags.append(f"threshold x{p.verification_threshold_factor}")
         caps = ",".join(sorted(c.value for c in p.allowed_capabilities))
         print(f"  {p.id:<22} {p.context:<12} {caps}  retention {p.retention_days}d  {' '.join(flags)}")
     print(f"  sensitive attributes (never inferred): {', '.join(sorted(policy.sensitive_attributes))}")

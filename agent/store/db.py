@@ -7,6 +7,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -70,6 +71,19 @@ def make_private_file(path: Path) -> None:
                 p.chmod(0o600)
 
 
+def _set_wal(conn: sqlite3.Connection) -> str:
+    """``PRAGMA journal_mode=WAL``, retried while another process holds the lock: when two processes open a new
+    file at once, SQLite can answer "database is locked" at once instead of waiting for its busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Database:
     """A connection plus the lock and transaction discipline every store operation uses."""
 
@@ -84,7 +98,7 @@ class Database:
                 str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
             )
             self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            mode = _set_wal(self.conn)
             if str(mode).lower() != "wal":
                 raise StoreError(f"cannot put {path} in WAL mode (got {mode})", path=str(path))
             self.conn.execute("PRAGMA foreign_keys=ON")

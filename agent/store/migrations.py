@@ -76,4 +76,12 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""",
         ),
     ),
+    (
+        3,
+        (
+            # A consent after an erasure registers the person again; erased_at stays (the erasure happened)
+            # and this says when they came back.
+            "ALTER TABLE subjects ADD COLUMN reregistered_at TEXT",
+        ),
+    ),
 )

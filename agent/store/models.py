@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -31,6 +31,15 @@ AuditKind = Literal[
     "session",
     "subject_export",
 ]
+
+
+def latest_expiry(now: datetime) -> datetime:
+    """The latest expiry a consent granted at ``now`` may have: ``MAX_DAYS`` later (or the last representable
+    time, near year 9999)."""
+    try:
+        return now + timedelta(days=MAX_DAYS)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def check_subject_id(value: str) -> str:
@@ -84,8 +93,8 @@ class ConsentGrant(BaseModel):
             missing.append("purpose")
         if not (self.notice and self.notice.strip()):
             missing.append("notice")
-        if self.evidence is None:
-            missing.append("evidence")
+        if self.evidence is None or not (self.evidence.method.strip() and self.evidence.recorded_by.strip()):
+            missing.append("evidence")  # blank method or recorder: only a model_construct'ed Evidence gets here
         expiry = self.resolved_expiry(now)
         if expiry is None:
             missing.append("term (expires_at or term_days)")
@@ -98,7 +107,15 @@ class ConsentGrant(BaseModel):
         if never:
             raise InvalidConsent(f"no one can consent to {', '.join(never)}", capabilities=never)
         if expiry <= now:
-            raise InvalidConsent("the consent's term has already ended", expires_at=expiry.isoformat())
+            raise InvalidConsent(
+                "the consent's term has already ended (the expiry must be after the grant time)",
+                expires_at=expiry.isoformat(),
+            )
+        if expiry > latest_expiry(now):
+            raise InvalidConsent(
+                f"the consent's term is longer than {MAX_DAYS} days (expires {expiry.date().isoformat()})",
+                expires_at=expiry.isoformat(),
+            )
         return expiry
 
 
@@ -127,11 +144,20 @@ class Template(TemplateInfo):
 
 
 class SubjectInfo(BaseModel):
+    """A subject's registry row. ``erased_at`` is the last erasure and stays after the person comes back (a new
+    consent): ``reregistered_at`` then says when, and :attr:`erased` whether they are erased now."""
+
     model_config = ConfigDict(frozen=True)
 
     id: str
     created_at: datetime
     erased_at: datetime | None
+    reregistered_at: datetime | None = None
+
+    @property
+    def erased(self) -> bool:
+        """Erased and not registered again since."""
+        return self.erased_at is not None and (self.reregistered_at is None or self.reregistered_at <= self.erased_at)
 
 
 def _no_biometrics(value: Any, depth: int = 0) -> Any:

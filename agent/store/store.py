@@ -18,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from agent.policy.models import ConsentRecord, Decision, Evidence, PolicyRequest
 from agent.store.audit import AuditLog
 from agent.store.db import Database, iso, parse_iso, utcnow
@@ -61,6 +63,15 @@ def blob_to_vector(blob: bytes) -> tuple[float, ...]:
     return tuple(arr)
 
 
+def _evidence_from_json(data: dict[str, Any]) -> Evidence:
+    try:
+        return Evidence(**data)
+    except ValidationError:
+        # A row written before blank evidence was refused: shown as recorded, and the record is incomplete
+        # (ConsentRecord.missing_elements), so it is never consent.
+        return Evidence.model_construct(**data)
+
+
 def _consent_from_row(row: Sequence[Any]) -> ConsentRecord:
     evidence = json.loads(row[5]) if row[5] else None
     return ConsentRecord(
@@ -69,11 +80,23 @@ def _consent_from_row(row: Sequence[Any]) -> ConsentRecord:
         capabilities=frozenset(Capability(c) for c in json.loads(row[2])),
         purposes=frozenset(json.loads(row[3])),
         notice=row[4],
-        evidence=Evidence(**evidence) if evidence else None,
+        evidence=_evidence_from_json(evidence) if evidence else None,
         granted_at=parse_iso(row[6]),  # type: ignore[arg-type]
         expires_at=parse_iso(row[7]),
         revoked_at=parse_iso(row[8]),
         retention_days=row[9],
+    )
+
+
+_SUBJECT_COLS = "id, created_at, erased_at, reregistered_at"
+
+
+def _subject_from_row(row: Sequence[Any]) -> SubjectInfo:
+    return SubjectInfo(
+        id=row[0],
+        created_at=parse_iso(row[1]),  # type: ignore[arg-type]
+        erased_at=parse_iso(row[2]),
+        reregistered_at=parse_iso(row[3]),
     )
 
 
@@ -94,9 +117,25 @@ class Store:
         self.audit = AuditLog(db)
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        """Open (creating and migrating when needed) the database at ``path``."""
-        return cls(Database(Path(path)))
+    def open(cls, path: Path, *, create: bool = True) -> Store:
+        """Open (creating and migrating when needed) the database at ``path``.
+
+        Args:
+            path: the SQLite file.
+            create: when False, a missing file is an error instead of a new empty database (read commands:
+                an empty log of a mistyped home must not verify as intact).
+
+        Raises:
+            NotFoundError: ``create`` is False and there is no database at ``path``.
+            OSError: ``create`` is False and ``path`` cannot be looked at (e.g. a file where a folder should be).
+        """
+        path = Path(path)
+        if not create:
+            try:
+                path.stat()  # other OSErrors (a file where a folder should be, no permission) propagate
+            except FileNotFoundError:
+                raise NotFoundError(f"no facegate database at {path} (wrong --home?)", path=str(path)) from None
+        return cls(Database(path))
 
     @property
     def path(self) -> Path:
@@ -124,10 +163,8 @@ class Store:
 
     def get_subject(self, subject_id: str) -> SubjectInfo | None:
         with self._db.reading() as conn:
-            row = conn.execute("SELECT id, created_at, erased_at FROM subjects WHERE id = ?", (subject_id,)).fetchone()
-        if row is None:
-            return None
-        return SubjectInfo(id=row[0], created_at=parse_iso(row[1]), erased_at=parse_iso(row[2]))  # type: ignore[arg-type]
+            row = conn.execute(f"SELECT {_SUBJECT_COLS} FROM subjects WHERE id = ?", (subject_id,)).fetchone()
+        return None if row is None else _subject_from_row(row)
 
     def require_subject(self, subject_id: str) -> SubjectInfo:
         info = self.get_subject(subject_id)
@@ -137,8 +174,8 @@ class Store:
 
     def list_subjects(self) -> list[SubjectInfo]:
         with self._db.reading() as conn:
-            rows = conn.execute("SELECT id, created_at, erased_at FROM subjects ORDER BY id").fetchall()
-        return [SubjectInfo(id=r[0], created_at=parse_iso(r[1]), erased_at=parse_iso(r[2])) for r in rows]  # type: ignore[arg-type]
+            rows = conn.execute(f"SELECT {_SUBJECT_COLS} FROM subjects ORDER BY id").fetchall()
+        return [_subject_from_row(r) for r in rows]
 
     def record_decision(
         self,
@@ -171,10 +208,15 @@ class Store:
             retention_days=grant.retention_days,
         )
         with self._db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO subjects (id, created_at) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET erased_at = NULL",
-                (record.subject_id, iso(now)),
-            )
+            row = conn.execute(f"SELECT {_SUBJECT_COLS} FROM subjects WHERE id = ?", (record.subject_id,)).fetchone()
+            subject = _subject_from_row(row) if row else None
+            # A consent after an erasure registers the person again. The erasure stays on record (erased_at is
+            # history, not a flag to clear); reregistered_at says when they came back.
+            erased_before = subject.erased_at if subject is not None and subject.erased else None
+            if subject is None:
+                conn.execute("INSERT INTO subjects (id, created_at) VALUES (?, ?)", (record.subject_id, iso(now)))
+            elif erased_before is not None:
+                conn.execute("UPDATE subjects SET reregistered_at = ? WHERE id = ?", (iso(now), record.subject_id))
             self._insert_consent(conn, record, actor=actor)
             self.audit.append(
                 AuditEvent(
@@ -193,6 +235,7 @@ class Store:
                         "evidence": record.evidence.model_dump() if record.evidence else None,
                         "expires_at": iso(expires),
                         "retention_days": record.retention_days,
+                        **({"reregistered_after_erasure_at": iso(erased_before)} if erased_before else {}),
                     },
                 )
             )
