@@ -414,7 +414,8 @@ class FaceAgent:
             yield AgentEvent(kind="consent_answer", thread_id=thread_id, data={**resume, "call_id": paused.call_id})
             yield from self._drive(Command(resume=resume), thread_id, purpose, _decline)
         with self._lock:
-            values = self.graph.get_state(config).values or {}
+            if paused is not None:  # declining the pending question changed the state
+                values = self.graph.get_state(config).values or {}
             present = self.human_present if human_present is None else human_present
             known = [ImageHandle.model_validate(i) for i in values.get("images", [])]
             handles, attached = self._register(images, known)
@@ -581,29 +582,23 @@ class FaceAgent:
             yield from self._drive_run(graph_input, thread_id, purpose, handler)
         finally:
             # The turn is over (finished, denied, or failed): probe pixels do not outlive it. A run paused for
-            # consent keeps them, since the call waiting for the answer needs them.
-            if not self._is_paused(thread_id):
-                self._forget_probes(thread_id)
-                self._forget_unconsented(thread_id, purpose)
+            # consent keeps them, since the call waiting for the answer needs them. One state read serves all.
+            snapshot = self.graph.get_state(self._config(thread_id))
+            if not (snapshot.next and self._pending_request(snapshot, thread_id) is not None):
+                handles = [ImageHandle.model_validate(i) for i in (snapshot.values or {}).get("images", [])]
+                self._forget_probes(handles)
+                self._forget_unconsented(handles, purpose)
 
-    def _is_paused(self, thread_id: str) -> bool:
-        snapshot = self.graph.get_state(self._config(thread_id))
-        return bool(snapshot.next) and self._pending_request(snapshot, thread_id) is not None
-
-    def _forget_probes(self, thread_id: str) -> int:
+    def _forget_probes(self, handles: list[ImageHandle]) -> int:
         """Drop the pixels (vault) and cached embeddings (engine) of every probe image of the thread."""
-        values = self.graph.get_state(self._config(thread_id)).values or {}
-        handles = [ImageHandle.model_validate(i) for i in values.get("images", [])]
         labelled = {h.sha256 for h in handles if h.subject is not None}
         probes = {h.sha256 for h in handles if h.subject is None} - labelled
         return sum(self._forget_image(sha) for sha in sorted(probes))
 
-    def _forget_unconsented(self, thread_id: str, purpose: str) -> int:
+    def _forget_unconsented(self, handles: list[ImageHandle], purpose: str) -> int:
         """Drop the pixels and embeddings of labelled images whose person holds no active consent (any
         capability) for the session's purpose: nothing may be done with them, so they are not kept. They can
         be attached again once a consent is on record."""
-        values = self.graph.get_state(self._config(thread_id)).values or {}
-        handles = [ImageHandle.model_validate(i) for i in values.get("images", [])]
         labelled = [h for h in handles if h.subject is not None]
         if not labelled:
             return 0
@@ -631,11 +626,15 @@ class FaceAgent:
         config = self._config(thread_id)
         while True:
             # durability="exit": one checkpoint write per run (and at an interrupt), not one per graph step.
+            interrupted = False
             for chunk in self.graph.stream(graph_input, config, stream_mode="updates", durability="exit"):
                 for node, update in chunk.items():
                     if node == "__interrupt__":
+                        interrupted = True
                         continue
                     yield from _events(node, update or {}, thread_id)
+            if not interrupted:  # only a pause needs the state (a state read per turn is ~10% of the overhead)
+                return
             snapshot = self.graph.get_state(config)
             request = self._pending_request(snapshot, thread_id)
             if request is None:
