@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from agent.consent import describe_consents
 from agent.store import Store
 from agent.store.db import iso, utcnow
-from agent.store.models import AuditEvent, Template
+from agent.store.models import AuditEntry, AuditEvent, Template
 from tools.errors import StoreError
 
 if TYPE_CHECKING:
@@ -28,8 +28,13 @@ def subject_threads(store: Store, subject_id: str) -> list[dict[str, Any]]:
     Every decision and tool run of a conversation is audited with its thread id as ``session_id`` and the
     people it concerned in ``subjects``. Oldest first, each with its first and last audited time.
     """
+    return _threads_in(store.audit.query(subject=subject_id))
+
+
+def _threads_in(entries: Sequence[AuditEntry]) -> list[dict[str, Any]]:
+    """Group audit rows by thread id (rows without one are skipped)."""
     threads: dict[str, dict[str, Any]] = {}
-    for entry in store.audit.query(subject=subject_id):
+    for entry in entries:
         if not entry.session_id:
             continue
         item = threads.setdefault(
@@ -122,7 +127,7 @@ def export_subject(
         template_data.append(item)
     entries = store.audit.query(subject=subject_id)
     audit = [e.model_dump(mode="json") for e in entries]
-    threads = subject_threads(store, subject_id)
+    threads = _threads_in(entries)  # the same rows: no second read of the subject's audit log
     store.audit.append(
         AuditEvent(
             kind="subject_export",
