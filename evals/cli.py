@@ -92,12 +92,6 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _audit(args: argparse.Namespace) -> bool:
-    # Every evaluation run an operator starts is recorded (dataset hash, settings, headline figures); there is
-    # deliberately no switch to skip it. The library functions keep an ``audit`` argument for embedding code.
-    return True
-
-
 def _finish(args: argparse.Namespace, report: Any, out: Path, files: str) -> int:
     from agent.cli.common import print_json
 
@@ -130,7 +124,6 @@ def _verification(args: argparse.Namespace) -> int:
         workers=args.workers,
         executor=args.executor,
         ray_address=args.ray_address,
-        audit=_audit(args),
     )
     return _finish(args, report, args.out, "report.json, report.md, roc.png, pair_scores.csv")
 
@@ -149,7 +142,6 @@ def _expression(args: argparse.Namespace) -> int:
         workers=args.workers,
         executor=args.executor,
         ray_address=args.ray_address,
-        audit=_audit(args),
     )
     return _finish(args, report, args.out, "report.json, report.md, confusion.png, predictions.csv")
 
@@ -193,7 +185,6 @@ def _bench(args: argparse.Namespace) -> int:
         root=args.root,
         max_pairs=args.max_pairs,
         workers=args.workers,
-        audit=_audit(args),
     )
     if args.json:
         print_json(result)
@@ -217,9 +208,9 @@ def _agent(args: argparse.Namespace) -> int:
         args.suite or DEFAULT_SUITE, settings=settings, photos=photos, reasoner_kind=args.reasoner, only=args.only
     )
     write_reports(report, args.out)
-    if _audit(args):
-        headline = report.model_dump(exclude={"scenarios"})
-        record_eval_run(settings, eval_kind="agent", dataset_sha256=report.suite_sha256, summary=headline)
+    headline = report.model_dump(exclude={"scenarios"})
+    # every run an operator starts is audited: there is deliberately no switch to skip it
+    record_eval_run(settings, eval_kind="agent", dataset_sha256=report.suite_sha256, summary=headline)
     return _finish(args, report, args.out, "report.json, report.md")
 
 
@@ -239,9 +230,8 @@ def _soak(args: argparse.Namespace) -> int:
     pairs, root = (args.pairs, args.root) if args.pairs else shipped_set(settings)
     report = run_soak(settings, pairs, root, calls=args.calls)
     write_report(report, args.out)
-    if _audit(args):
-        summary = report.model_dump(exclude={"samples"})
-        record_eval_run(settings, eval_kind="soak", dataset_sha256=file_sha256(pairs), summary=summary)
+    summary = report.model_dump(exclude={"samples"})
+    record_eval_run(settings, eval_kind="soak", dataset_sha256=file_sha256(pairs), summary=summary)
     if args.json:
         print_json(report.model_dump(mode="json"))
     else:
