@@ -80,22 +80,14 @@ def test_euclidean_l2_metric(face_settings: EngineSettings) -> None:
 
 def test_template_verification(engine: FaceEngine) -> None:
     template = engine.embed(photo("obama2.jpg")).vector
-    ok = engine.verify_against_template(
-        photo("obama.jpg"), template, template_model="Dlib", template_detector="dlib"
-    )
+    ok = engine.verify_against_template(photo("obama.jpg"), template, template_model="Dlib", template_detector="dlib")
     assert ok.verified and ok.box_b is None and ok.faces_in_b is None and ok.image_b_sha256 is None
-    no = engine.verify_against_template(
-        photo("biden.jpg"), template, template_model="Dlib", template_detector="dlib"
-    )
+    no = engine.verify_against_template(photo("biden.jpg"), template, template_model="Dlib", template_detector="dlib")
     assert not no.verified
     with pytest.raises(UserError):
-        engine.verify_against_template(
-            photo("obama.jpg"), template, template_model="ArcFace", template_detector="dlib"
-        )
+        engine.verify_against_template(photo("obama.jpg"), template, template_model="ArcFace", template_detector="dlib")
     with pytest.raises(UserError):
-        engine.verify_against_template(
-            photo("obama.jpg"), template, template_model="Dlib", template_detector="opencv"
-        )
+        engine.verify_against_template(photo("obama.jpg"), template, template_model="Dlib", template_detector="opencv")
     with pytest.raises(UserError):
         engine.verify_against_template(
             photo("obama.jpg"), template[:64], template_model="Dlib", template_detector="dlib"

@@ -77,9 +77,7 @@ def deepface(settings: EngineSettings) -> ModuleType:
         try:
             from deepface import DeepFace
         except Exception as exc:  # a broken install: missing werkzeug, gdown, ...
-            raise ModelUnavailable(
-                f"deepface does not import: {exc}", fix="reinstall with scripts/setup.sh"
-            ) from exc
+            raise ModelUnavailable(f"deepface does not import: {exc}", fix="reinstall with scripts/setup.sh") from exc
         return DeepFace
 
 
@@ -91,17 +89,12 @@ def ensure_weights(settings: EngineSettings, *requirements: Requirement) -> None
         missing = missing_files(req, settings)
         if missing is None:
             raise ModelUnavailable(
-                f"{req.kind} {req.component!r} has no weights facegate can provision offline "
-                "and downloads are off",
+                f"{req.kind} {req.component!r} has no weights facegate can provision offline and downloads are off",
                 component=req.component,
                 fix=f"use model Dlib with detector dlib or opencv, {DOWNLOAD_HINT}",
             )
         if missing:
-            fix = (
-                INSTALL_HINT
-                if all(n in PACKAGE_FILES for n in missing)
-                else DOWNLOAD_HINT.removeprefix("or, ")
-            )
+            fix = INSTALL_HINT if all(n in PACKAGE_FILES for n in missing) else DOWNLOAD_HINT.removeprefix("or, ")
             raise ModelUnavailable(
                 f"{req.kind} {req.component!r} needs {', '.join(missing)} in {settings.weights_dir}; "
                 f"downloads are off: {fix}",
@@ -131,9 +124,7 @@ def translated(what: str) -> Iterator[None]:
         if _is_no_face(exc):
             raise FaceNotFound("no face was found in the image") from exc
         if "download" in message.lower():
-            raise ModelUnavailable(
-                f"{what}: weights are missing and could not be downloaded: {message}"
-            ) from exc
+            raise ModelUnavailable(f"{what}: weights are missing and could not be downloaded: {message}") from exc
         raise EngineError(f"{what} failed: {message}") from exc
     except Exception as exc:
         raise EngineError(f"{what} failed: {type(exc).__name__}: {exc}") from exc

@@ -338,9 +338,7 @@ class FaceEngine:
         """
         start = time.perf_counter()
         image = self.load(source)
-        whole = (
-            assume_face if assume_face is not None else max(image.width, image.height) <= SMALL_FACE_MAX_SIDE
-        )
+        whole = assume_face if assume_face is not None else max(image.width, image.height) <= SMALL_FACE_MAX_SIDE
         backend = self.expression_backend()
         notes: list[str] = []
         detector = "none" if whole else self.settings.expression_detector
@@ -361,10 +359,7 @@ class FaceEngine:
                     detector = self.settings.detector
                     found = self._faces(image, detector, expand_percentage=_FALLBACK_EXPAND)
                     notes.append(f"no face found by {self.settings.expression_detector}; used {detector}")
-                faces = [
-                    _expression(box, fer.classify(raw.crop, mirror=mirror), raw.confidence)
-                    for raw, box in found
-                ]
+                faces = [_expression(box, fer.classify(raw.crop, mirror=mirror), raw.confidence) for raw, box in found]
         if not faces:
             raise FaceNotFound(f"no face was found in the image (detector {detector})")
         if whole:

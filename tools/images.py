@@ -221,9 +221,7 @@ def _decode(data: bytes, settings: EngineSettings, name: str | None = None) -> L
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img: PILImage.Image = Image.open(io.BytesIO(data))  # reads the header only
     except Image.DecompressionBombError as exc:
-        raise TooManyPixels(
-            f"{label}: image header claims too many pixels", limit=settings.max_image_pixels
-        ) from exc
+        raise TooManyPixels(f"{label}: image header claims too many pixels", limit=settings.max_image_pixels) from exc
     except UnidentifiedImageError as exc:
         raise NotAnImage(f"{label} is not an image in a format facegate can read") from exc
     except (OSError, SyntaxError, ValueError) as exc:
@@ -343,9 +341,7 @@ def _to_uint8(values: np.ndarray) -> np.ndarray:
         if values.size and (not np.isfinite(values).all() or values.min() < 0.0 or values.max() > 1.0):
             raise UnsupportedImageInput("float image arrays must hold values in [0, 1]")
         return np.round(values * 255.0).astype(np.uint8)
-    raise UnsupportedImageInput(
-        f"unsupported array dtype {values.dtype}; use uint8, uint16 or float in [0, 1]"
-    )
+    raise UnsupportedImageInput(f"unsupported array dtype {values.dtype}; use uint8, uint16 or float in [0, 1]")
 
 
 def _from_array(array: np.ndarray, settings: EngineSettings) -> LoadedImage:
@@ -367,9 +363,7 @@ def _from_array(array: np.ndarray, settings: EngineSettings) -> LoadedImage:
             limit=settings.max_image_pixels,
         )
     if array.dtype == np.uint32 or array.dtype == np.int32 or array.dtype == np.bool_:
-        raise UnsupportedImageInput(
-            f"unsupported array dtype {array.dtype}; use uint8, uint16 or float in [0, 1]"
-        )
+        raise UnsupportedImageInput(f"unsupported array dtype {array.dtype}; use uint8, uint16 or float in [0, 1]")
     digest = _array_digest(array)
     values = _to_uint8(array)
     if values.ndim == 2:

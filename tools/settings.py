@@ -57,9 +57,7 @@ class EngineSettings(BaseSettings):
     allowed_image_dirs: list[Path] | None = Field(
         None, description="When set, image paths must lie inside one of these folders."
     )
-    allow_downloads: bool = Field(
-        False, description="Let DeepFace download missing weights (connected machines only)."
-    )
+    allow_downloads: bool = Field(False, description="Let DeepFace download missing weights (connected machines only).")
     embedding_cache_size: int = Field(4096, ge=0)
 
     @field_validator("home", mode="before")

@@ -304,9 +304,7 @@ def _probe_deepface_import() -> str | None:
     # DeepFace creates $DEEPFACE_HOME/.deepface/weights on import: point it at a throw-away folder.
     with tempfile.TemporaryDirectory(prefix="facegate-doctor-") as tmp:
         try:
-            proc = subprocess.run(
-                [sys.executable, "-c", _PROBE, tmp], capture_output=True, text=True, timeout=120
-            )
+            proc = subprocess.run([sys.executable, "-c", _PROBE, tmp], capture_output=True, text=True, timeout=120)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return str(exc)
     if proc.returncode != 0:
