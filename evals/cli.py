@@ -203,11 +203,15 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _provenance(args: argparse.Namespace) -> int:
     from agent.cli.common import load_settings, print_json
+    from evals.audit import record_eval_run
     from evals.provenance_bench import run_provenance_bench
 
     settings = load_settings(args)
     photos = args.photos or settings.home / "sample-photos"
     report = run_provenance_bench(settings, photos=photos, out=args.out, repeats=args.repeats)
+    medians = {k.kind: k.median_ms for k in report.kinds}
+    summary = {"c2pa_version": report.c2pa_version, "repeats": report.repeats, "median_ms": medians}
+    record_eval_run(settings, eval_kind="provenance", dataset_sha256=report.photos_sha256, summary=summary)
     if args.json:
         print_json(report.model_dump(mode="json"))
     else:

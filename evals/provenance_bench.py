@@ -10,6 +10,7 @@ settings and trust anchors built) are timed apart.
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 import subprocess
 import sys
@@ -41,6 +42,7 @@ class KindTiming(BaseModel):
 
 class ProvenanceBench(BaseModel):
     c2pa_version: str
+    photos_sha256: str  # of the unsigned photos' bytes, in name order
     repeats: int
     import_ms: float  # `import c2pa` in a fresh interpreter
     first_check_ms: float  # a new checker's first check: reader settings and trust anchors built
@@ -54,6 +56,9 @@ def run_provenance_bench(settings: EngineSettings, *, photos: Path, out: Path, r
     out.mkdir(parents=True, exist_ok=True)
     ensure_sample_photos(photos)
     originals = [p.read_bytes() for p in sorted(photos.iterdir()) if p.suffix.lower() in (".jpg", ".png")]
+    digest = hashlib.sha256()
+    for data in originals:
+        digest.update(hashlib.sha256(data).digest())
     chain = make_test_chain(common_name="bench capture", organization="facegate bench")
     anchored = settings.model_copy(update={"trust_anchors": chain.write_anchors(out / "anchors.pem")})
     signed = [sign_variant(data, chain, "created") for data in originals]
@@ -72,6 +77,7 @@ def run_provenance_bench(settings: EngineSettings, *, photos: Path, out: Path, r
     kinds = [_time_kind(checker, kind, images[kind], repeats) for kind in KINDS]
     report = ProvenanceBench(
         c2pa_version=c2pa.__version__,
+        photos_sha256=digest.hexdigest(),
         repeats=repeats,
         import_ms=round(_import_ms(), 1),
         first_check_ms=round(first_check_ms, 2),

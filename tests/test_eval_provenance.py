@@ -27,3 +27,8 @@ def test_provenance_bench_times_each_kind(
     assert kinds["tampered"]["states"] == {"invalid": n}
     assert (out / "provenance.md").read_text().startswith("# Provenance check")
     assert json.loads((out / "provenance.json").read_text())["repeats"] == 1
+    from agent.store import Store
+
+    with Store.open(tmp_path / "facegate.db", create=False) as store:
+        (row,) = store.audit.query(kind="eval_run")
+    assert row.summary["eval"] == "provenance" and row.input_hashes == [report["photos_sha256"]]
