@@ -269,3 +269,14 @@ def test_the_checker_survives_a_fork(provenance_kit: ProvenanceKit, tmp_path: Pa
     os.waitpid(pid, 0)
     assert os.read(read_end, 100) == b"trusted"
     os.close(read_end)
+
+
+def test_a_report_survives_json_for_agent_state(checker: ProvenanceChecker, provenance_kit: ProvenanceKit) -> None:
+    """Graph state and checkpoints hold JSON: a report dumped and read back decides the same."""
+    import json
+
+    from tools.provenance import ProvenanceReport
+
+    report = checker.check(provenance_kit.live("R" * 32))
+    again = ProvenanceReport.model_validate(json.loads(json.dumps(report.model_dump(mode="json"))))
+    assert again == report and hash(again) == hash(report)
