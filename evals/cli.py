@@ -77,6 +77,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     so.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     so.set_defaults(handler=_soak)
 
+    pv = evsub.add_parser("provenance", help="time the C2PA provenance check per image (signed, unsigned, tampered)")
+    pv.add_argument("--out", type=Path, required=True, help="folder for provenance.json, provenance.md")
+    pv.add_argument("--repeats", type=_positive_int, default=20, help="checks of each image (default 20)")
+    pv.add_argument("--photos", type=Path, help="cache of the package photos (default: <home>/sample-photos)")
+    pv.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    pv.set_defaults(handler=_provenance)
+
     a = evsub.add_parser("agent", help="agent policy scenarios: violations, refusals, decisions, leaks, audit")
     a.add_argument("--suite", type=Path, help="scenario suite YAML (default: the shipped agent_default suite)")
     a.add_argument("--out", type=Path, required=True, help="folder for report.json, report.md")
@@ -191,6 +198,25 @@ def _bench(args: argparse.Namespace) -> int:
     else:
         print((args.out / "bench.md").read_text(encoding="utf-8"))
         print(f"wrote bench.json, bench.md in {args.out}")
+    return 0
+
+
+def _provenance(args: argparse.Namespace) -> int:
+    from agent.cli.common import load_settings, print_json
+    from evals.audit import record_eval_run
+    from evals.provenance_bench import run_provenance_bench
+
+    settings = load_settings(args)
+    photos = args.photos or settings.home / "sample-photos"
+    report = run_provenance_bench(settings, photos=photos, out=args.out, repeats=args.repeats)
+    medians = {k.kind: k.median_ms for k in report.kinds}
+    summary = {"c2pa_version": report.c2pa_version, "repeats": report.repeats, "median_ms": medians}
+    record_eval_run(settings, eval_kind="provenance", dataset_sha256=report.photos_sha256, summary=summary)
+    if args.json:
+        print_json(report.model_dump(mode="json"))
+    else:
+        print((args.out / "provenance.md").read_text(encoding="utf-8"))
+        print(f"wrote provenance.json, provenance.md in {args.out}")
     return 0
 
 

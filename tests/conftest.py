@@ -10,12 +10,16 @@ when you need the agent's settings object.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tools.engine import FaceEngine
 from tools.settings import EngineSettings
 from tools.weights import install_weights
+
+if TYPE_CHECKING:
+    from tests.provenance_fixtures import ProvenanceKit
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +59,13 @@ def sample_photos_dir() -> Path:
     from tests.photos import ensure_photos
 
     return ensure_photos()
+
+
+@pytest.fixture(scope="session")
+def provenance_kit(tmp_path_factory: pytest.TempPathFactory, sample_photos_dir: Path) -> ProvenanceKit:
+    """C2PA-signed variants of the package photos and a trust-anchor file (tests/provenance_fixtures.py); the
+    throwaway CA is made once per session. Skips where the optional extra facegate[provenance] is missing."""
+    pytest.importorskip("c2pa", reason="needs the optional extra: pip install 'facegate[provenance]'")
+    from tests.provenance_fixtures import make_kit
+
+    return make_kit(tmp_path_factory.mktemp("provenance"), sample_photos_dir)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from agent.policy import ConsentRecord, Evidence, ImageRef, PolicyRequest
+from agent.policy import ConsentRecord, Evidence, ImageRef, Policy, PolicyRequest, load_policy
 from tools.specs import Capability
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+POLICY = load_policy()
 EVIDENCE = Evidence(method="signed_form", recorded_by="alice-the-operator", reference="form-17")
 _MISSING = object()
 
@@ -57,3 +59,26 @@ def request(tool: str, capability: str, purpose: str, images: Iterable[ImageRef]
         actor="tester",
         **kw,  # type: ignore[arg-type]
     )
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row of the rule table (tests/test_policy_rules.py): a request, the consents, what must be decided."""
+
+    rule: str  # the rule this case exercises
+    name: str
+    req: PolicyRequest
+    consents: list[ConsentRecord]
+    outcome: str
+    rule_id: str
+    obligations: dict[str, object] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+    policy: Policy | None = None  # None: the shipped catalogue
+
+    @property
+    def id(self) -> str:
+        return f"{self.rule}:{self.name}"
+
+    @property
+    def policy_or_default(self) -> Policy:
+        return self.policy or POLICY

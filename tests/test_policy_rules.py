@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 
 import pytest
 
-from agent.policy import RULES, ConsentRecord, PolicyRequest, decide, load_policy
-from tests.policy_cases import NOW, consent, days, img, request
+from agent.policy import RULES, PolicyRequest, decide
+from tests.policy_cases import NOW, POLICY, Case, consent, days, img, request
+from tests.policy_provenance_cases import PROVENANCE_CASES
 
-POLICY = load_policy()
 FV, EXPR, ENR, LLM = "face_verification", "expression_analysis", "enrollment", "llm_image_sharing"
-
-
-@dataclass(frozen=True)
-class Case:
-    rule: str  # the rule this case exercises
-    name: str
-    req: PolicyRequest
-    consents: list[ConsentRecord]
-    outcome: str
-    rule_id: str
-    obligations: dict[str, object] = field(default_factory=dict)
-    missing: tuple[str, ...] = ()
-
-    @property
-    def id(self) -> str:
-        return f"{self.rule}:{self.name}"
 
 
 both = [consent("alice", [FV], ["customer_service"]), consent("bob", [FV], ["customer_service"])]
@@ -763,14 +746,16 @@ CASES: list[Case] = [
         "tool.capability_mismatch",
     ),
     Case("tool.capability_mismatch", "matching capability", verify_ab, both, "allow", "consent.active"),
+    # provenance.* and liveness.* (C2PA reports passed in on the images): tests/policy_provenance_cases.py
+    *PROVENANCE_CASES,
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_rule_table(case: Case) -> None:
-    decision = decide(case.req, case.consents, POLICY, NOW)
+    decision = decide(case.req, case.consents, case.policy_or_default, NOW)
     assert (decision.outcome, decision.rule_id) == (case.outcome, case.rule_id), decision.reason
-    assert decision.policy_hash == POLICY.hash
+    assert decision.policy_hash == case.policy_or_default.hash
     assert decision.reason
     for kind, value in case.obligations.items():
         found = decision.obligation(kind)  # type: ignore[arg-type]
@@ -805,8 +790,8 @@ def rule_case_counts() -> Counter[str]:
 
 
 def test_decide_is_deterministic_and_pure() -> None:
-    first = [decide(c.req, c.consents, POLICY, NOW) for c in CASES]
-    again = [decide(c.req, list(reversed(c.consents)), POLICY, NOW) for c in CASES]
+    first = [decide(c.req, c.consents, c.policy_or_default, NOW) for c in CASES]
+    again = [decide(c.req, list(reversed(c.consents)), c.policy_or_default, NOW) for c in CASES]
     assert [d.model_dump() for d in first] == [d.model_dump() for d in again]
 
 

@@ -14,6 +14,7 @@ Families:
 - ``StoreError``: the consent/audit database failed or was found tampered with.
 - ``ReasonerError``: the LLM backend failed after retries, or answered something unusable.
 - ``EvalError``: an evaluation run's inputs were unusable.
+- ``ProvenanceError``: the provenance (C2PA) check cannot run here.
 """
 
 from __future__ import annotations
@@ -260,3 +261,20 @@ class MalformedToolCall(ReasonerError):
 class EvalError(FacegateError):
     code = "eval_error"
     exit_code = 10
+
+
+# --- provenance --------------------------------------------------------------------------------------
+
+
+class ProvenanceError(FacegateError):
+    """The provenance (C2PA) check cannot run here. A manifest that fails validation is not an error: it is a
+    report (state ``invalid``) that policy refuses."""
+
+    code = "provenance_error"
+    exit_code = 11
+
+
+class ProvenanceUnavailable(ProvenanceError):
+    """The optional extra ``facegate[provenance]`` is not installed, and the check was required."""
+
+    code = "provenance_unavailable"

@@ -59,11 +59,32 @@ class EngineSettings(BaseSettings):
     )
     allow_downloads: bool = Field(False, description="Let DeepFace download missing weights (connected machines only).")
     embedding_cache_size: int = Field(4096, ge=0)
+    # --- provenance (C2PA; the optional extra facegate[provenance]) ---------------------------------------
+    trust_anchors: Path | None = Field(
+        None,
+        description="PEM file of the root certificates whose signed captures count as trusted (C2PA). Unset: "
+        "no signer is trusted, and purposes that require a trusted capture 'when anchors are configured' "
+        "do not require it.",
+    )
+    provenance_remote_manifests: bool = Field(
+        False, description="Let the C2PA reader fetch a manifest an image points to on the network."
+    )
+    provenance_ocsp: bool = Field(
+        False, description="Let the C2PA reader ask the signer's CA over the network (OCSP) about revocation."
+    )
+    # Liveness nonces (facegate capture nonce): how long a capture app has to use one. Short: a nonce only has
+    # to outlive one capture, and every second it lives is a second in which it can be stolen.
+    capture_nonce_ttl_s: int = Field(300, ge=1, le=86_400)
 
     @field_validator("home", mode="before")
     @classmethod
     def _home(cls, value: object) -> object:
         return absolute_path(value, name="home")
+
+    @field_validator("trust_anchors", mode="before")
+    @classmethod
+    def _anchors(cls, value: object) -> object:
+        return absolute_path(value, name="trust_anchors")
 
     @property
     def weights_dir(self) -> Path:

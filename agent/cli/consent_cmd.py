@@ -36,6 +36,7 @@ _KINDS = (
     "eval_run",
     "session",
     "subject_export",
+    "capture_nonce",
 )
 
 

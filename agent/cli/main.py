@@ -18,6 +18,7 @@ _BUILTIN = (
     "agent.cli.models_cmd",
     "agent.cli.consent_cmd",
     "agent.cli.chat_cmd",
+    "agent.cli.capture_cmd",
 )
 
 

@@ -10,9 +10,9 @@ import hashlib
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agent.policy.models import Policy, Purpose, PurposeContext
+from agent.policy.models import Policy, Purpose, PurposeContext, Requirement
 from tools.errors import ConfigError
 from tools.specs import Capability
 
@@ -30,6 +30,16 @@ class _PurposeFile(BaseModel):
     retention_days: int = Field(gt=0)
     verification_threshold_factor: float | None = Field(default=None, gt=0, le=1)
     human_review: bool = False
+    require_trusted_capture: Requirement = "never"
+    require_liveness: Requirement = "never"
+
+    @field_validator("require_trusted_capture", "require_liveness", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, value: object) -> object:
+        # YAML's true/false read as the obvious requirement
+        if isinstance(value, bool):
+            return "always" if value else "never"
+        return value
 
 
 class _PolicyFile(BaseModel):

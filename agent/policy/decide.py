@@ -3,8 +3,10 @@ request, consents, policy and ``now`` always give the same decision; nothing her
 database.
 
 Order: prohibitions that no consent can lift come first (identification, attribute inference, unrunnable
-tools), then the purpose catalogue (unknown purpose, AI-Act context ban, purpose limitation), then who is
-pictured (probes), then each person's consent, and last the obligations of an allow.
+tools), then the purpose catalogue (unknown purpose, AI-Act context ban, purpose limitation), then the images'
+provenance (tampered, generated, the purpose's trusted-capture and liveness requirements: see
+:mod:`agent.policy.provenance`), then who is pictured (probes), then each person's consent, and last the
+obligations of an allow.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from agent.policy.models import (
     PolicyRequest,
     Purpose,
 )
+from agent.policy.provenance import provenance_verdict
 from tools.specs import Capability, tool_spec
 
 ENROLL_TOOL = "enroll"
@@ -142,6 +145,12 @@ def decide(request: PolicyRequest, consents: Sequence[ConsentRecord], policy: Po
             f"The purpose {purpose.id!r} does not allow {cap.value}.",
         )
 
+    # --- where the images came from ----------------------------------------------------------------------
+    verdict = provenance_verdict(request, purpose, out)
+    if verdict.refusal is not None:
+        return verdict.refusal
+    extra = verdict.obligations
+
     # --- who is pictured ---------------------------------------------------------------------------------
     probes = [img for img in request.images if img.subject_id is None]
     subjects: list[str] = []
@@ -151,7 +160,7 @@ def decide(request: PolicyRequest, consents: Sequence[ConsentRecord], policy: Po
 
     is_claim = request.tool == "verify_identity"
     if is_claim:
-        return _decide_claim(request, consents, purpose, subjects, now, out)
+        return _decide_claim(request, consents, purpose, subjects, now, out, extra)
     if probes:
         return out(
             "deny",
@@ -179,7 +188,7 @@ def decide(request: PolicyRequest, consents: Sequence[ConsentRecord], policy: Po
     refused = _refuse_on_consent(states, cap, purpose.id, out)
     if refused is not None:
         return refused
-    return _allow(request, purpose, states, out, probe=False)
+    return _allow(request, purpose, states, out, probe=False, extra_obligations=extra)
 
 
 def _decide_claim(
@@ -189,6 +198,7 @@ def _decide_claim(
     subjects: list[str],
     now: datetime,
     out: _Out,
+    extra_obligations: Sequence[Obligation] = (),
 ) -> Decision:
     """verify_identity: the probe is compared with the claimed subject's enrolled template only."""
     cap = request.capability
@@ -245,7 +255,7 @@ def _decide_claim(
     refused = _refuse_on_consent(states[1:], cap, purpose.id, out)
     if refused is not None:
         return refused
-    return _allow(request, purpose, states, out, probe=True, extra_records=reuse)
+    return _allow(request, purpose, states, out, probe=True, extra_records=reuse, extra_obligations=extra_obligations)
 
 
 def _consent_state(
@@ -335,8 +345,9 @@ def _allow(
     *,
     probe: bool,
     extra_records: Sequence[ConsentRecord] = (),
+    extra_obligations: Sequence[Obligation] = (),
 ) -> Decision:
-    obligations: list[Obligation] = []
+    obligations: list[Obligation] = list(extra_obligations)
     if probe:
         obligations.append(Obligation(kind="do_not_retain_probe", value=True))
     if request.capability == Capability.EXPRESSION_ANALYSIS:

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tools.provenance.models import ProvenanceReport
 from tools.specs import Capability
 
 PurposeContext = Literal["commercial", "workplace", "education", "healthcare", "public_space", "security", "research"]
@@ -22,7 +23,15 @@ ObligationKind = Literal[
     "expression_caveat",
     "record_notice",
     "limit_to_purpose",
+    "spend_liveness_nonce",
 ]
+# When a purpose needs something of an image's provenance. "when_anchors_configured": only where the operator
+# configured trust anchors (FACEGATE_TRUST_ANCHORS); without anchors no signer can be trusted, so requiring a
+# trusted capture there would refuse everything.
+Requirement = Literal["never", "when_anchors_configured", "always"]
+# A liveness nonce as the store knows it at decision time: issued and unused ("fresh"), already used ("spent":
+# a replay), past its expiry, issued for another purpose or person ("mismatch"), or never issued by facegate.
+NonceStatus = Literal["fresh", "spent", "expired", "mismatch", "unknown"]
 
 
 def _require_aware(value: datetime | None) -> datetime | None:
@@ -116,6 +125,27 @@ class Purpose(_Frozen):
     # stricter: at most 1). A factor, not a distance: distances differ by model and metric.
     verification_threshold_factor: float | None = Field(default=None, gt=0, le=1)
     human_review: bool = False
+    # Provenance (C2PA): every image of every face tool must be a capture by a trusted signer; verification
+    # must carry a trusted liveness attestation bound to a fresh nonce.
+    require_trusted_capture: Requirement = "never"
+    require_liveness: Requirement = "never"
+
+    def requires_trusted_capture(self, *, anchors_configured: bool) -> bool:
+        return _required(self.require_trusted_capture, anchors_configured)
+
+    def requires_liveness(self, *, anchors_configured: bool) -> bool:
+        return _required(self.require_liveness, anchors_configured)
+
+    def requires_provenance(self, *, anchors_configured: bool) -> bool:
+        """Whether a request for this purpose depends on the provenance check having run (without the optional
+        extra it must then fail loudly instead of reporting ``not_checked``)."""
+        return self.requires_trusted_capture(anchors_configured=anchors_configured) or self.requires_liveness(
+            anchors_configured=anchors_configured
+        )
+
+
+def _required(requirement: Requirement, anchors_configured: bool) -> bool:
+    return requirement == "always" or (requirement == "when_anchors_configured" and anchors_configured)
 
 
 class Policy(_Frozen):
@@ -129,11 +159,17 @@ class Policy(_Frozen):
 
 
 class ImageRef(_Frozen):
-    """An image a request touches: its handle, content hash and whose face it is (None: a probe)."""
+    """An image a request touches: its handle, content hash and whose face it is (None: a probe).
+
+    ``provenance`` is the image's C2PA report (None: not checked). ``liveness_nonce`` is what the store said
+    about the nonce in the report's liveness assertion (None: no assertion, or nobody looked it up).
+    """
 
     handle: str
     sha256: str
     subject_id: str | None = None
+    provenance: ProvenanceReport | None = None
+    liveness_nonce: NonceStatus | None = None
 
 
 class PolicyRequest(_Frozen):
@@ -153,6 +189,9 @@ class PolicyRequest(_Frozen):
     claimed_template_purpose: str | None = None
     session_id: str = ""
     actor: str = "unknown"
+    # Whether the operator configured trust anchors: decides purposes that require a trusted capture or
+    # liveness "when_anchors_configured".
+    trust_anchors_configured: bool = False
 
 
 class Obligation(_Frozen):
@@ -163,6 +202,9 @@ class Obligation(_Frozen):
 
     ``limit_to_purpose`` (value: a purpose id): a consent lookup may show only the records covering that
     purpose, the session's; another purpose's records are not this session's business.
+
+    ``spend_liveness_nonce`` (value: the nonce): the liveness nonce this allow rests on must be spent, atomically,
+    before the tool runs (:func:`agent.capture.settle_liveness`); if it cannot be, the call is refused.
     """
 
     kind: ObligationKind

@@ -41,6 +41,11 @@ TOOL_NOT_RUNNABLE = "tool.not_runnable"
 TOOL_UNKNOWN = "tool.unknown"
 TOOL_CAPABILITY_MISMATCH = "tool.capability_mismatch"
 TOOL_INVALID_ARGUMENTS = "tool.invalid_arguments"
+PROVENANCE_TAMPERED = "provenance.tampered"
+PROVENANCE_SYNTHETIC = "provenance.synthetic_or_composite"
+PROVENANCE_UNTRUSTED = "provenance.trusted_capture_required"
+LIVENESS_REQUIRED = "liveness.attestation_required"
+LIVENESS_REPLAYED = "liveness.nonce_replayed"
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -174,6 +179,40 @@ RULES: tuple[Rule, ...] = (
         outcome="deny",
         anchor="facegate scope",
         description="The request's capability is not the one the tool declares.",
+    ),
+    Rule(
+        id=PROVENANCE_TAMPERED,
+        outcome="deny",
+        anchor="GDPR Art. 5(1)(d), Art. 32; EU AI Act Art. 15(5)",
+        description="An image whose C2PA manifest does not validate (changed after signing, or damaged) is "
+        "refused for every face tool, whatever the consent.",
+    ),
+    Rule(
+        id=PROVENANCE_SYNTHETIC,
+        outcome="deny",
+        anchor="GDPR Art. 5(1)(d); EU AI Act Art. 15(5), Art. 50(2)",
+        description="An image whose manifest declares it generated (e.g. trainedAlgorithmicMedia) or composited "
+        "is refused for face verification and enrollment.",
+    ),
+    Rule(
+        id=PROVENANCE_UNTRUSTED,
+        outcome="deny",
+        anchor="EU AI Act Art. 15(5); GDPR Art. 32",
+        description="The purpose requires every face image to be a capture signed by a trusted signer (one that "
+        "chains to the operator's trust anchors), unmodified since signing.",
+    ),
+    Rule(
+        id=LIVENESS_REQUIRED,
+        outcome="deny",
+        anchor="EU AI Act Art. 15(5); GDPR Art. 32",
+        description="The purpose requires verification on an image whose trusted manifest carries a passing "
+        "liveness assertion bound to a fresh nonce facegate issued for this purpose (facegate capture nonce).",
+    ),
+    Rule(
+        id=LIVENESS_REPLAYED,
+        outcome="deny",
+        anchor="EU AI Act Art. 15(5); GDPR Art. 32",
+        description="The liveness nonce in the image was already used: a capture can be presented once.",
     ),
 )
 

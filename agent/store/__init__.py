@@ -13,6 +13,7 @@ from agent.store.models import (
     TemplateInfo,
     decision_event,
 )
+from agent.store.nonces import CaptureNonce, NonceLedger, SpendResult
 from agent.store.store import Store, open_store
 
 __all__ = [
@@ -22,7 +23,10 @@ __all__ = [
     "AuditEvent",
     "AuditLog",
     "AuditVerifyReport",
+    "CaptureNonce",
     "ConsentGrant",
+    "NonceLedger",
+    "SpendResult",
     "Store",
     "SubjectInfo",
     "SweepReport",

@@ -84,4 +84,22 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE subjects ADD COLUMN reregistered_at TEXT",
         ),
     ),
+    (
+        4,
+        (
+            # Liveness nonces (facegate capture nonce): issued for a purpose (and optionally a person), spent once.
+            # A spent row stays until it expires and beyond: that is how a replay is told from a stranger's nonce.
+            """CREATE TABLE capture_nonces (
+                nonce TEXT PRIMARY KEY,
+                purpose TEXT NOT NULL,
+                subject_id TEXT,
+                issued_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL,
+                issued_by TEXT NOT NULL,
+                spent_at TEXT,
+                spent_session TEXT
+            )""",
+            "CREATE INDEX capture_nonces_expiry ON capture_nonces(expires_at)",
+        ),
+    ),
 )

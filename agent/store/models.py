@@ -30,6 +30,7 @@ AuditKind = Literal[
     "eval_run",
     "session",
     "subject_export",
+    "capture_nonce",
 ]
 
 
@@ -255,7 +256,18 @@ def decision_event(
             "missing": [m.model_dump(mode="json") for m in decision.missing],
             "consent_ids": decision.consent_ids,
             "probes": sum(1 for i in request.images if i.subject_id is None),
+            **_provenance_summary(request),
             **({"requested_attributes": request.requested_attributes} if request.requested_attributes else {}),
             **(summary or {}),
         },
     )
+
+
+def _provenance_summary(request: PolicyRequest) -> dict[str, Any]:
+    """The C2PA provenance each image was decided on (state, signer, source type, liveness; never pixels)."""
+    checked = {
+        img.handle: {**img.provenance.summary(), **({"nonce": img.liveness_nonce} if img.liveness_nonce else {})}
+        for img in request.images
+        if img.provenance is not None
+    }
+    return {"provenance": checked} if checked else {}

@@ -32,6 +32,7 @@ from agent.store.models import (
     Template,
     TemplateInfo,
 )
+from agent.store.nonces import NonceLedger
 from tools.errors import ConsentRequired, NotFoundError, StoreError, UserError
 from tools.specs import Capability
 
@@ -115,6 +116,7 @@ class Store:
     def __init__(self, db: Database) -> None:
         self._db = db
         self.audit = AuditLog(db)
+        self.nonces = NonceLedger(db, self.audit)  # liveness nonces (facegate capture nonce)
 
     @classmethod
     def open(cls, path: Path, *, create: bool = True) -> Store:
