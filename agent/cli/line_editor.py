@@ -1,0 +1,50 @@
+"""How ``facegate chat`` reads lines: prompt_toolkit at a terminal, plain ``input()`` from a pipe.
+
+At a terminal the messages and slash commands the operator types are kept in a history file in the home
+(up-arrow and Ctrl-R recall them across sessions); Ctrl-C cancels the line being typed, Ctrl-D on an empty line
+ends the chat. The answers to consent questions are read with a prompt of their own that keeps no history: a
+person's yes is not something to recall with the up arrow. Fed by a pipe, lines are read as they come, with none
+of prompt_toolkit's terminal handling.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+HISTORY_FILE = "chat_history"
+
+
+def history_path(home: Path) -> Path:
+    return home / HISTORY_FILE
+
+
+class LineReader:
+    """Reads the chat's lines; both methods raise ``EOFError`` (Ctrl-D, end of input) and ``KeyboardInterrupt``."""
+
+    def __init__(self, *, terminal: bool, history: Path | None = None) -> None:
+        self.terminal = terminal
+        self._session: Any = None
+        if terminal:
+            from prompt_toolkit import PromptSession
+            from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+            if history is not None:
+                from agent.store.db import make_private_file
+
+                make_private_file(history)  # what operators type names people: owner-only, like the databases
+            self._session = PromptSession(history=FileHistory(str(history)) if history else InMemoryHistory())
+
+    def message(self, prompt: str) -> str:
+        """A message or a slash command (kept in the history at a terminal)."""
+        if self._session is None:
+            return input(prompt)
+        return str(self._session.prompt(prompt))
+
+    def answer(self, prompt: str) -> str:
+        """An answer to a question facegate asks (never kept in any history)."""
+        if self._session is None:
+            return input(prompt)
+        from prompt_toolkit import prompt as ask_once
+
+        return str(ask_once(prompt))  # a fresh session each time: its in-memory history dies with it
