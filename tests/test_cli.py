@@ -285,3 +285,23 @@ def test_threads_on_a_home_without_conversations_writes_nothing(tmp_path: Path) 
 def test_the_deepface_console_script_is_not_installed() -> None:
     """deepface's `deepface` entry point needs `fire`, which facegate does not install: setup removes it."""
     assert not (Path(sys.executable).parent / "deepface").exists()
+
+
+def test_erase_deletes_the_chat_history_entries_naming_the_subject(tmp_path: Path) -> None:
+    from agent.cli.line_editor import forget_in_history, history_path
+
+    history = history_path(tmp_path)
+    history.write_text(
+        "\n# 2026-12-01 10:00:00.1\n+/image alice alice.jpg\n"
+        "\n# 2026-12-01 10:00:01.1\n+Verify img1 against enrolled alice.\n"
+        "\n# 2026-12-01 10:00:02.1\n+/image alice2 b.jpg\n"
+        "\n# 2026-12-01 10:00:03.1\n+line one\n+about alice@work too\n"
+        "\n# 2026-12-01 10:00:04.1\n+/audit\n"
+    )
+    assert invoke("--home", str(tmp_path), *GRANT).exit_code == 0
+    result = invoke("--home", str(tmp_path), "subject", "erase", "alice", "--yes", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["chat_history_entries_deleted"] == 2
+    assert [line for line in history.read_text().splitlines() if line.startswith("+")] == [
+        "+/image alice2 b.jpg", "+line one", "+about alice@work too", "+/audit",
+    ]  # fmt: skip
+    assert forget_in_history(tmp_path, "alice2") == 1 and forget_in_history(tmp_path / "none", "x") == 0

@@ -9,6 +9,9 @@ of prompt_toolkit's terminal handling.
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -48,3 +51,30 @@ class LineReader:
         from prompt_toolkit import prompt as ask_once
 
         return str(ask_once(prompt))  # a fresh session each time: its in-memory history dies with it
+
+
+def forget_in_history(home: Path, subject_id: str) -> int:
+    """Delete the history entries that name ``subject_id`` (as a word); returns how many were deleted.
+
+    ``subject erase`` calls this: what the operator typed about a person ("/image alice ...", "verify against
+    enrolled alice") is data about them. The file keeps prompt_toolkit's format (an entry is a ``# time`` line
+    followed by ``+``-prefixed lines) and is replaced atomically.
+    """
+    path = history_path(home)
+    if not path.is_file():
+        return 0
+    # the id as a whole word: not part of a longer id (ids may hold . _ : @ -), though a full stop may end it
+    named = re.compile(rf"(?<![\w.:@-]){re.escape(subject_id)}(?![\w:@-]|\.[\w.:@-])")
+    entries: list[list[str]] = []
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        if line.startswith("#") or not entries:
+            entries.append([])
+        entries[-1].append(line)
+    kept = [e for e in entries if not any(line.startswith("+") and named.search(line[1:]) for line in e)]
+    deleted = len(entries) - len(kept)
+    if deleted:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.writelines(line for entry in kept for line in entry)
+        os.replace(tmp, path)  # mkstemp made it 0600, like the file it replaces
+    return deleted

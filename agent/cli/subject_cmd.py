@@ -77,6 +77,7 @@ def erase(subject_id: str, yes: bool, actor: str | None, as_json: bool) -> int:
 
     Asks for confirmation unless --yes; without a terminal to ask at, --yes is required."""
     from agent.cli.common import actor_of, err, opened, print_json
+    from agent.cli.line_editor import forget_in_history
     from agent.cli.output import is_terminal
     from agent.subjects import erase_subject_everywhere
     from tools.errors import UserError
@@ -97,12 +98,13 @@ def erase(subject_id: str, yes: bool, actor: str | None, as_json: bool) -> int:
                 err(f"not erased: {subject_id}")
                 return 1
         result = erase_subject_everywhere(store, settings, subject_id, actor=actor_of(actor, settings))
+    result["chat_history_entries_deleted"] = forget_in_history(settings.home, subject_id)
     if as_json:
         print_json(result)
     else:
         click.echo(
             f"erased {subject_id}: {result['templates_deleted']} template(s) deleted, "
-            f"{result['consents_revoked']} consent(s) withdrawn, {result['threads_deleted']} conversation(s) "
-            "deleted; tombstone and audit rows kept"
+            f"{result['consents_revoked']} consent(s) withdrawn, {result['threads_deleted']} conversation(s) deleted, "
+            f"{result['chat_history_entries_deleted']} chat history entr(ies) deleted; tombstone and audit rows kept"
         )
     return 0
