@@ -305,3 +305,22 @@ def test_erase_deletes_the_chat_history_entries_naming_the_subject(tmp_path: Pat
         "+/image alice2 b.jpg", "+line one", "+about alice@work too", "+/audit",
     ]  # fmt: skip
     assert forget_in_history(tmp_path, "alice2") == 1 and forget_in_history(tmp_path / "none", "x") == 0
+
+
+def test_the_readme_exit_code_table_matches_the_error_classes() -> None:
+    import re
+
+    from agent.cli.ask_cmd import EXIT_NOT_VERIFIED, EXIT_REFUSED, exit_code_for
+
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("### Exit codes") :].split("\n\n")[1]
+    rows = {int(m.group(1)): m.group(2) for m in re.finditer(r"^\| (\d+) \| (.*) \|$", table, re.MULTILINE)}
+    checked = 0
+    for code, text in rows.items():
+        for name in re.findall(r"`([a-z_]+)`", text):
+            if name not in ("usage_error", "ask", "subject", "demo", "models", "install"):
+                assert exit_code_for(name) == code, name
+                checked += 1
+    assert checked >= 15
+    assert EXIT_REFUSED == exit_code_for("policy_denied") and "policy refused" in rows[EXIT_REFUSED]
+    assert "did not match" in rows[EXIT_NOT_VERIFIED]
