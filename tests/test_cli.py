@@ -322,5 +322,5 @@ def test_the_readme_exit_code_table_matches_the_error_classes() -> None:
                 assert exit_code_for(name) == code, name
                 checked += 1
     assert checked >= 15
-    assert EXIT_REFUSED == exit_code_for("policy_denied") and "policy refused" in rows[EXIT_REFUSED]
+    assert exit_code_for("policy_denied") == EXIT_REFUSED and "policy refused" in rows[EXIT_REFUSED]
     assert "did not match" in rows[EXIT_NOT_VERIFIED]

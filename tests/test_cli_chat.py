@@ -368,7 +368,8 @@ def test_continue_resumes_the_last_thread_with_its_purpose_and_threads_lists_it(
     assert (newest["thread_id"], newest["turns"]) == (thread, 3)
 
 
-def test_no_color_and_a_continue_with_nothing_to_continue(home: Path) -> None:
+def test_no_color_and_a_continue_with_nothing_to_continue(tmp_path: Path) -> None:
+    home = tmp_path / "new-home"  # does not exist yet: the chat makes it and copies the weights in on first use
     nothing = _piped_chat(home, "-c", script="hi\n")
     assert nothing.returncode == 2
     assert nothing.stderr.strip() == (
@@ -388,6 +389,8 @@ def test_no_color_and_a_continue_with_nothing_to_continue(home: Path) -> None:
         child.expect(pexpect.EOF)
     finally:
         child.close()
+    assert child.exitstatus == 0
+    assert _history(home) == ["What is this person's religion?", "/quit"]
 
 
 def test_ctrl_c_during_a_turn_stops_the_turn_not_the_chat(home: Path) -> None:

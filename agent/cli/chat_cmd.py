@@ -175,7 +175,7 @@ def _print_audit(agent: FaceAgent, thread: str) -> None:
     from agent.cli.output import print_table
 
     entries = agent.audit_entries(thread)
-    rows = [(f"#{e.seq}", f"{e.ts:%H:%M:%S}", e.kind, e.summary.get("tool", ""), e.outcome or "", e.rule_id or "")
+    rows = [(e.seq, f"{e.ts:%H:%M:%S}", e.kind, e.summary.get("tool", ""), e.outcome or "", e.rule_id or "")
             for e in entries]  # fmt: skip
     print_table(rows, headers=("#", "time", "kind", "tool", "outcome", "rule"), colour_by=4,
                 empty="  no audit rows for this conversation yet")  # fmt: skip

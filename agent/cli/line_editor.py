@@ -23,30 +23,41 @@ def history_path(home: Path) -> Path:
 
 
 class LineReader:
-    """Reads the chat's lines; both methods raise ``EOFError`` (Ctrl-D, end of input) and ``KeyboardInterrupt``."""
+    """Reads the chat's lines; both methods raise ``EOFError`` (Ctrl-D, end of input) and ``KeyboardInterrupt``.
+
+    The prompt_toolkit session (and the history file) are made on the first read, once the chat has started: a
+    chat that fails to start leaves no history file behind.
+    """
 
     def __init__(self, *, terminal: bool, history: Path | None = None) -> None:
         self.terminal = terminal
+        self._history = history
         self._session: Any = None
-        if terminal:
+
+    def _prompt_session(self) -> Any:
+        if self._session is None:
             from prompt_toolkit import PromptSession
             from prompt_toolkit.history import FileHistory, InMemoryHistory
 
-            if history is not None:
-                from agent.store.db import make_private_file
+            kept: Any = InMemoryHistory()
+            if self._history is not None:
+                from agent.store.db import make_private_dir, make_private_file
 
-                make_private_file(history)  # what operators type names people: owner-only, like the databases
-            self._session = PromptSession(history=FileHistory(str(history)) if history else InMemoryHistory())
+                make_private_dir(self._history.parent)
+                make_private_file(self._history)  # what operators type names people: owner-only, like the databases
+                kept = FileHistory(str(self._history))
+            self._session = PromptSession(history=kept)
+        return self._session
 
     def message(self, prompt: str) -> str:
         """A message or a slash command (kept in the history at a terminal)."""
-        if self._session is None:
+        if not self.terminal:
             return input(prompt)
-        return str(self._session.prompt(prompt))
+        return str(self._prompt_session().prompt(prompt))
 
     def answer(self, prompt: str) -> str:
         """An answer to a question facegate asks (never kept in any history)."""
-        if self._session is None:
+        if not self.terminal:
             return input(prompt)
         from prompt_toolkit import prompt as ask_once
 

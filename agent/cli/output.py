@@ -77,7 +77,10 @@ def print_table(
     terminal = is_terminal()
     colour = color_enabled()
     if terminal:
-        table = Table(*headers, box=box.SIMPLE_HEAD, header_style="bold" if colour else "", show_edge=False)
+        table = Table(box=box.SIMPLE_HEAD, header_style="bold" if colour else "", show_edge=False)
+        for header in headers:
+            # too narrow a window folds long values onto more lines; an ellipsis would hide an id or a path
+            table.add_column(header, overflow="fold")
     else:
         table = Table(*headers, box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0))
     for row in rows:
