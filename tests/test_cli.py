@@ -324,3 +324,33 @@ def test_the_readme_exit_code_table_matches_the_error_classes() -> None:
     assert checked >= 15
     assert exit_code_for("policy_denied") == EXIT_REFUSED and "policy refused" in rows[EXIT_REFUSED]
     assert "did not match" in rows[EXIT_NOT_VERIFIED]
+
+
+@pytest.mark.slow
+def test_threads_come_from_the_checkpointer_with_purpose_turns_and_a_pause(
+    face_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent import FaceAgent, ImageInput, Settings
+    from agent.threads import get_thread, latest_thread, list_threads
+    from tests.photos import photo
+
+    settings = Settings(home=face_home, db_path=tmp_path / "fg.db", checkpoint_path=tmp_path / "threads.db",
+                        reasoner="offline")  # fmt: skip
+    with FaceAgent(settings, human_present=True, consent_handler=lambda request: None) as fa:
+        first = fa.ask("What consent is on record for carol?", purpose="mfa")
+        fa.ask("What consent is on record for dave?", purpose="mfa", thread_id=first.thread_id)
+        paused = fa.ask("Analyse the facial expression of the participant.", purpose="ux_research",
+                        images=[ImageInput(source=photo("astronaut.png"), subject="eileen")])  # fmt: skip
+    assert paused.status == "awaiting_consent"
+    threads = list_threads(tmp_path / "threads.db")
+    assert [(t.thread_id, t.purpose, t.turns, t.awaiting_consent) for t in threads] == [
+        (paused.thread_id, "ux_research", 1, True), (first.thread_id, "mfa", 2, False),
+    ]  # fmt: skip
+    assert latest_thread(tmp_path / "threads.db") == threads[0]
+    assert get_thread(tmp_path / "threads.db", first.thread_id) == threads[1]
+    assert get_thread(tmp_path / "threads.db", "nope") is None
+    monkeypatch.setenv("FACEGATE_CHECKPOINT_PATH", str(tmp_path / "threads.db"))
+    listed = invoke("--home", str(face_home), "threads", "--json")
+    assert [t["thread_id"] for t in json.loads(listed.stdout)] == [paused.thread_id, first.thread_id]
+    plain = invoke("--home", str(face_home), "threads").stdout.splitlines()
+    assert plain[0].split()[::5] == [paused.thread_id, "paused"] and len(plain) == 2
