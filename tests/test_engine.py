@@ -268,18 +268,29 @@ def test_expression_mirror_setting(face_settings: EngineSettings) -> None:
 # --- weights -----------------------------------------------------------------------------------------------
 
 
-def test_missing_weights_raise_model_unavailable(tmp_path: Path) -> None:
+def test_a_fresh_home_is_provisioned_on_first_use(tmp_path: Path) -> None:
+    """Issue 11: the engine copies the package-shipped weights into a new home where they are first needed
+    (it used to raise ModelUnavailable and point at `facegate models install`). Still no network."""
     empty_home = tmp_path / "empty-home"
     engine = FaceEngine(EngineSettings(home=empty_home, allow_downloads=False))
+    assert engine.verify(photo("obama.jpg"), photo("obama2.jpg")).verified
+    weights = empty_home / ".deepface" / "weights"
+    assert sorted(p.name for p in weights.iterdir()) == [
+        "dlib_face_recognition_resnet_model_v1.dat",
+        "shape_predictor_5_face_landmarks.dat",
+    ]  # copied from face-recognition-models; nothing downloaded (no .bz2)
+
+
+def test_what_no_package_ships_still_raises_model_unavailable(tmp_path: Path) -> None:
+    engine = FaceEngine(EngineSettings(home=tmp_path / "h", model="ArcFace", detector="opencv", allow_downloads=False))
     with pytest.raises(ModelUnavailable) as info:
         engine.verify(photo("obama.jpg"), photo("obama2.jpg"))
-    assert "facegate models install" in info.value.message
-    assert "dlib_face_recognition_resnet_model_v1.dat" in info.value.message
-    weights = empty_home / ".deepface" / "weights"
+    assert "ArcFace" in info.value.message and "downloads are off" in info.value.message
+    weights = tmp_path / "h" / ".deepface" / "weights"
     assert not weights.exists() or not any(weights.iterdir())  # nothing was downloaded
 
 
-def test_one_missing_weight_file(face_settings: EngineSettings, tmp_path: Path) -> None:
+def test_one_missing_weight_file_is_provisioned(face_settings: EngineSettings, tmp_path: Path) -> None:
     import shutil
 
     home = tmp_path / "half-home"
@@ -289,10 +300,9 @@ def test_one_missing_weight_file(face_settings: EngineSettings, tmp_path: Path) 
         home / ".deepface" / "weights",
     )
     engine = FaceEngine(EngineSettings(home=home))
-    with pytest.raises(ModelUnavailable) as info:
-        engine.detect(photo("obama.jpg"))
-    assert "shape_predictor_5_face_landmarks.dat" in info.value.message
-    assert not (home / ".deepface" / "weights" / "shape_predictor_5_face_landmarks.dat").exists()
+    assert len(engine.detect(photo("obama.jpg")).faces) == 1
+    landmarks = home / ".deepface" / "weights" / "shape_predictor_5_face_landmarks.dat"
+    assert landmarks.read_bytes() == (face_settings.weights_dir / landmarks.name).read_bytes()
     assert not (home / ".deepface" / "weights" / "shape_predictor_5_face_landmarks.dat.bz2").exists()
 
 

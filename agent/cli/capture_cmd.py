@@ -2,36 +2,33 @@
 
 from __future__ import annotations
 
-import argparse
+import click
 
-from agent.cli.common import OneLineParser
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    capture = sub.add_parser("capture", help="liveness nonces for signing capture apps (C2PA)")
-    actions = capture.add_subparsers(dest="capture_command", metavar="ACTION", parser_class=OneLineParser)
-    nonce = actions.add_parser(
-        "nonce",
-        help="issue a single-use nonce for the capture app's org.facegate.liveness assertion",
-        description="Issue a single-use nonce. The capture app signs it into the image's C2PA manifest inside an "
-        "org.facegate.liveness assertion; a purpose that requires liveness accepts the image once, while the "
-        "nonce is fresh.",
-    )
-    nonce.add_argument("--purpose", required=True, help="the purpose the capture is for (a catalogue purpose)")
-    nonce.add_argument("--subject", help="bind the nonce to the person the capture is presented for")
-    nonce.add_argument("--ttl", type=int, help="seconds the nonce stays usable (default: settings.capture_nonce_ttl_s)")
-    nonce.add_argument("--actor", help="who is issuing (recorded in the audit log; default: settings.actor)")
-    nonce.add_argument("--json", action="store_true", help="machine-readable output")
-    nonce.set_defaults(handler=_nonce)
-
-    def usage(args: argparse.Namespace) -> int:
-        capture.print_help()
-        return 2
-
-    capture.set_defaults(handler=usage)
+from agent.cli.common import json_option
 
 
-def _nonce(args: argparse.Namespace) -> int:
+def register(cli: click.Group) -> None:
+    cli.add_command(capture)
+
+
+@click.group()
+def capture() -> None:
+    """Liveness nonces for signing capture apps (C2PA)."""
+
+
+@capture.command()
+@click.option("--purpose", required=True, help="The purpose the capture is for (a catalogue purpose).")
+@click.option("--subject", help="Bind the nonce to the person the capture is presented for.")
+@click.option(
+    "--ttl", type=click.IntRange(1, 86_400), help="Seconds the nonce stays usable, 1..86400 (default: the setting)."
+)
+@click.option("--actor", help="Who is issuing (recorded in the audit log; default: the settings' actor).")
+@json_option
+def nonce(purpose: str, subject: str | None, ttl: int | None, actor: str | None, as_json: bool) -> int:
+    """Issue a single-use nonce for the capture app's org.facegate.liveness assertion.
+
+    The capture app signs it into the image's C2PA manifest inside an org.facegate.liveness assertion; a purpose
+    that requires liveness accepts the image once, while the nonce is fresh."""
     import json
 
     from agent.capture import issue_nonce
@@ -39,20 +36,22 @@ def _nonce(args: argparse.Namespace) -> int:
     from agent.policy import load_policy
     from agent.store import Store
 
-    settings = load_settings(args)
+    settings = load_settings()
     with Store.open(settings.resolved_db_path) as store:
         issued = issue_nonce(
             store,
             load_policy(settings.policy_file),
-            purpose=args.purpose,
-            subject_id=args.subject,
-            actor=args.actor or settings.actor,
-            ttl_seconds=args.ttl if args.ttl is not None else settings.capture_nonce_ttl_s,
+            purpose=purpose,
+            subject_id=subject,
+            actor=actor or settings.actor,
+            ttl_seconds=ttl if ttl is not None else settings.capture_nonce_ttl_s,
         )
-    if args.json:
+    if as_json:
         print_json(issued.model_dump(mode="json") | {"assertion": issued.assertion})
         return 0
-    print(issued.nonce)
-    print(f"purpose {issued.purpose}, subject {issued.subject_id or '(any)'}, expires {issued.expires_at.isoformat()}")
-    print(f"sign into the capture's C2PA manifest: {json.dumps(issued.assertion)}")
+    click.echo(issued.nonce)
+    click.echo(
+        f"purpose {issued.purpose}, subject {issued.subject_id or '(any)'}, expires {issued.expires_at.isoformat()}"
+    )
+    click.echo(f"sign into the capture's C2PA manifest: {json.dumps(issued.assertion)}")
     return 0

@@ -2,58 +2,53 @@
 
 from __future__ import annotations
 
-import argparse
+import click
+
+from agent.cli.common import json_option
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    models = sub.add_parser("models", help="provision and check the face models")
-    models_sub = models.add_subparsers(dest="models_command", metavar="ACTION")
-
-    install = models_sub.add_parser(
-        "install", help="link the package-shipped face weights into the home folder (no network)"
-    )
-    install.add_argument("--json", action="store_true", help="machine-readable output")
-    install.set_defaults(handler=_install)
-
-    doctor = models_sub.add_parser(
-        "doctor", help="check that the configured model, detector and expression backend can run"
-    )
-    doctor.add_argument("--json", action="store_true", help="machine-readable output")
-    doctor.set_defaults(handler=_doctor)
-
-    models.set_defaults(handler=lambda args: _usage(models))
+def register(cli: click.Group) -> None:
+    cli.add_command(models)
 
 
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
+@click.group()
+def models() -> None:
+    """Provision and check the face models."""
 
 
-def _install(args: argparse.Namespace) -> int:
+@models.command()
+@json_option
+def install(as_json: bool) -> int:
+    """Copy the package-shipped face weights into the home folder (no network).
+
+    The engine does the same on first use; this does it now and shows what was copied."""
     from agent.cli.common import err, load_settings, print_json
+    from agent.cli.output import print_table
     from tools.weights import install_weights
 
-    settings = load_settings(args)
-    report = install_weights(settings)
-    if args.json:
+    report = install_weights(load_settings())
+    if as_json:
         print_json(report.model_dump(mode="json") | {"ok": report.ok})
     else:
-        print(f"weights folder: {report.weights_dir}")
-        for item in report.files:
-            print(f"  {item.action:<16} {item.name}  <- {item.source}")
+        click.echo(f"weights folder: {report.weights_dir}")
+        print_table([(f.action, f.name, f.source) for f in report.files], headers=("action", "file", "copied from"))
         for missing in report.missing_sources:
             err(f"not installed, cannot copy: {missing}")
     return 0 if report.ok else 1
 
 
-def _doctor(args: argparse.Namespace) -> int:
+@models.command()
+@json_option
+def doctor(as_json: bool) -> int:
+    """Check that the configured model, detector and expression backend can run."""
     from agent.cli.common import load_settings, print_json
-    from tools.weights import doctor
+    from agent.cli.output import color_enabled, paint, print_table
+    from tools.weights import doctor as check
 
-    settings = load_settings(args)
-    statuses = doctor(settings)
+    settings = load_settings()
+    statuses = check(settings)
     failing = [s for s in statuses if s.required and not s.ok]
-    if args.json:
+    if as_json:
         print_json(
             {
                 "ok": not failing,
@@ -65,11 +60,12 @@ def _doctor(args: argparse.Namespace) -> int:
                 "components": [s.model_dump(mode="json") for s in statuses],
             }
         )
-    else:
-        print(f"home: {settings.home}   downloads: {'on' if settings.allow_downloads else 'off'}")
-        for s in statuses:
-            mark = "ok" if s.ok else ("FAIL" if s.required else "warn")
-            print(f"  {mark:<5} {s.kind:<10} {s.name:<18} {s.detail}")
-            if not s.ok and s.fix:
-                print(f"        fix: {s.fix}")
+        return 1 if failing else 0
+    click.echo(f"home: {settings.home}   downloads: {'on' if settings.allow_downloads else 'off'}")
+    rows = [("ok" if s.ok else ("FAIL" if s.required else "warn"), s.kind, s.name, s.detail) for s in statuses]
+    print_table(rows, headers=("status", "kind", "name", "detail"), colour_by=0)
+    colour = color_enabled()
+    for s in statuses:
+        if not s.ok and s.fix:
+            click.echo(paint(f"fix {s.name}: {s.fix}", "FAIL" if s.required else "warn", enabled=colour))
     return 1 if failing else 0
