@@ -79,6 +79,7 @@ _FOLD = str.maketrans(
 _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)+%?|[^\W_]+|[^\w\s]")
 _GROUP_RE = re.compile(r"\(([^()]*)\)")
 _HANDLE_RE = re.compile(r"(?:img|image|photo|probe)\d+")
+_COMPASS_RE = re.compile(r"(?:sudost|sudwest|nordost|nordwest|ost|west|sud|nord|mittel|zentral|norte|sur|nor)")
 _ADVERB_RE = re.compile(r"\w{3}(?:ly|mente|ment|erweise)$")  # adverbs the lists do not name: fillers
 
 # Roles a context word can play (sections of lexicon/<lang>/context.yaml).
@@ -89,6 +90,7 @@ _NEG, _QUESTION, _PROHIBIT, _META, _CONTRAST = "negation", "question", "prohibit
 _LIST, _FILLER, _DESCRIPTOR, _GENDER = "list", "filler", "descriptor", "gender"
 _LABEL_PREFIX, _DESCRIPTOR_LABEL, _EMPTY, _NONPERSON = "label_prefix", "descriptor_label", "empty", "nonperson"
 _PREPOSITION = "preposition"
+_POSSESSIVE = "possessive"
 _PERSON_REF = "person_ref"  # img1, a known subject's name: assigned in code
 _POST = "_post"  # suffix of the noun roles of languages whose adjectives follow the noun (fr, es)
 _POST_ADJECTIVE_LANGUAGES = ("fr", "es")
@@ -324,9 +326,13 @@ def _match(
     trait = next(((len(k), e) for k, e in lex.traits.get(folded[w], ()) if fits(k)), (0, None))
     if trait[1] is None and phrase[1] is None:
         word = folded[w]
-        if len(word) > 3 and word.endswith("s") and word[0].isalpha():  # plurals: "Christians", "Asians"
-            for key, entries in lex.traits.get(word[:-1], ()):
-                if len(key) == 1:
+        candidates = [word[:-1]] if len(word) > 3 and word.endswith("s") else []  # plurals: "Christians"
+        m = _COMPASS_RE.match(word)
+        if m and len(word) - m.end() > 4:
+            candidates.append(word[m.end() :])  # "osteuropäische", "westafrikanisch", "sudamericana"
+        for candidate in candidates:
+            for key, entries in lex.traits.get(candidate, ()):
+                if len(key) == 1 and all(e.section in ("strong", "ambiguous") for e in entries):
                     return 1, entries, frozenset()
         return 1, (), frozenset()
     length = max(phrase[0], trait[0])
@@ -385,6 +391,11 @@ def _blocked(items: list[_Item], idx: list[int]) -> bool:
     return any(not items[j].punct and items[j].roles & _BLOCKERS for j in idx)
 
 
+def _subject_form(it: _Item) -> bool:
+    """A pronoun that can be a subject ("she", "er", "elle", "ella"), not "her", "ihr", "son"."""
+    return it.has(_PRONOUN) and not it.roles & {_FILLER, _PREPOSITION, _POSSESSIVE}
+
+
 def _subject(s: _Sentence, end: int) -> str:
     """What the words before a verb at ``end`` are about: person, thing, first (the speaker) or unknown."""
     items = s.items
@@ -396,10 +407,14 @@ def _subject(s: _Sentence, end: int) -> str:
         window.append(items[j])
         j -= 1
     window.reverse()
+    if window and window[-1].has(_LIST):
+        # "she wears a kippa and is ...": the verb shares the subject of the clause before "and"
+        first = next((it for it in window if not it.roles & _WALKABLE), None)
+        if first is not None and _subject_form(first):
+            return "person"
     for n in range(len(window) - 1, -1, -1):  # "the headscarf suggests she is ...": a pronoun before the verb
         it = window[n]
-        subject_form = it.has(_PRONOUN) and not it.has(_FILLER) and not it.has(_PREPOSITION)
-        if subject_form and (n == 0 or not window[n - 1].has(_PREPOSITION)):  # not "the wall behind her is"
+        if _subject_form(it) and (n == 0 or not window[n - 1].has(_PREPOSITION)):  # not "the wall behind her"
             return "person"
         if not it.roles & (_WALKABLE - {_LIST}):
             break
@@ -421,6 +436,12 @@ def _subject(s: _Sentence, end: int) -> str:
     if any(it.has(_FIRST) for it in window):
         return "first"
     return "unknown"
+
+
+def _guessed(s: _Sentence, verb: int) -> bool:
+    """The clause before a copula names a guess: "my best guess for her ancestry would be ..."."""
+    c = s.clause[verb]
+    return any(s.items[j].has(_GUESS) for j in range(verb) if s.clause[j] == c)
 
 
 def _predicate(s: _Sentence, k: int, *, strong: bool = False) -> tuple[str, str, list[int]] | None:
@@ -445,6 +466,8 @@ def _predicate(s: _Sentence, k: int, *, strong: bool = False) -> tuple[str, str,
         elif it.roles & verbs:
             verb = _GUESS if it.has(_GUESS) else (_COME if it.has(_COME) else _COPULA)
             subject = _subject(s, j)
+            if verb == _COPULA and _guessed(s, j):
+                verb = _GUESS  # "my best guess would be ...", "ma supposition est ..."
             if person_in_walk and subject in ("unknown", "thing", "feature"):
                 subject = "person"  # "Vermutlich ist sie ...", "is he ..."
             if subject == "unknown" and it.has(_PRO_DROP):
@@ -542,7 +565,7 @@ def _decide(s: _Sentence, k: int, entry: _Entry) -> bool:
     if section == "place":
         if not _neighbour_has(items, k, -1, {_FROM}, frozenset({_FILLER})):
             return False
-        found = _predicate(s, k)
+        found = _predicate(s, k, strong=True)
         return found is not None and found[1] in ("person", "pro_drop")
     if _attributive(s, k, entry):
         return True
@@ -573,10 +596,17 @@ def _has_condition(s: _Sentence, k: int) -> bool:
     while j >= 0 and k - j <= 5 and not items[j].punct:
         it = items[j]
         if it.has(_HAS):
-            return _subject(s, j) in ("person", "unknown")
-        if not (it.roles & (_WALKABLE | {_FROM, _PRONOUN}) or it.is_trait):
+            return _subject(s, j) in ("person", "unknown") or (it.has(_PRO_DROP) and _subject(s, j) != "thing")
+        if not (it.roles & (_WALKABLE | {_FROM, _PRONOUN, _COPULA}) or it.is_trait):
             return False
         j -= 1
+    n = k + 1  # verb last: "scheint eine Sehbehinderung zu haben"
+    while n < len(items) and n - k <= 3 and not items[n].punct:
+        if items[n].has(_HAS):
+            return _subject(s, k) in ("person", "unknown")
+        if not items[n].roles & _WALKABLE and not items[n].text.lower() == "zu":
+            break
+        n += 1
     return _bare(s, k) and s.person_evidence
 
 
