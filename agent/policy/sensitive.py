@@ -364,27 +364,59 @@ class SensitiveMatch:
     path: str = field(default="", compare=False)
 
 
+_CLAUSE_BREAKS = frozenset({",", ":", "=", "(", ")", "[", "]", "{", "}", '"', "-", "/", "|", "«", "»", "“", "”"})
+_REACH = 12  # items a rule looks back or ahead: keeps every rule O(1) per value, so a text costs O(length)
+
+
 class _Sentence:
+    """One sentence's items with its clauses (split at commas, colons, brackets, "but") and per-clause facts
+    computed once, so that no rule rescans a long sentence for every value in it."""
+
     def __init__(self, items: list[_Item]) -> None:
         self.items = items
         ends = [it.punct for it in items if it.punct in ".!?;"]
         self.question = bool(ends) and ends[-1] == "?"
         self.clause: list[int] = []
-        n = 0
-        for it in items:
-            if it.punct in {",", ":", "=", "(", ")", "[", "]", "{", "}", '"', "-", "/", "|", "«", "»", "“", "”"} or (
-                it.has(_CONTRAST)
-            ):
-                n += 1
-            self.clause.append(n)
+        self.clause_start: list[int] = []  # per clause id: first item
+        self.clause_end: list[int] = []  # per clause id: one past the last item
+        self.blockers = [0]  # blockers[i]: negations/questions/prohibitions among items[:i]
+        self.meta: list[bool] = []  # per clause id: names an inference ("infer", "guess", "tell")
+        self.first_guess: list[int] = []  # per clause id: index of its first guess word
+        for i, it in enumerate(items):
+            if not self.clause or it.punct in _CLAUSE_BREAKS or it.has(_CONTRAST):
+                self.clause_start.append(i)
+                self.clause_end.append(i)
+                self.meta.append(False)
+                self.first_guess.append(len(items))
+            c = len(self.clause_start) - 1
+            self.clause.append(c)
+            self.clause_end[c] = i + 1
+            self.blockers.append(self.blockers[-1] + bool(not it.punct and it.roles & _BLOCKERS))
+            self.meta[c] = self.meta[c] or it.has(_META)
+            if it.has(_GUESS) and self.first_guess[c] == len(items):
+                self.first_guess[c] = i
         self.person_evidence = any(
             it.has(_PRONOUN) or it.has(_PNOUN) or it.has(_GENDER) or it.has(_PERSON_REF) for it in items
         )
         self.described = any(it.has(_DESCRIPTOR_LABEL) for it in items[:3])
 
-    def clause_items(self, k: int) -> list[int]:
+    def clause_items(self, k: int, reach: int = _REACH) -> list[int]:
+        """Indexes of the words of item k's clause, at most ``reach`` on each side of k."""
         c = self.clause[k]
-        return [j for j in range(len(self.items)) if self.clause[j] == c and not self.items[j].punct]
+        lo, hi = max(self.clause_start[c], k - reach), min(self.clause_end[c], k + reach + 1)
+        return [j for j in range(lo, hi) if not self.items[j].punct]
+
+    def clause_len(self, k: int) -> int:
+        c = self.clause[k]
+        return self.clause_end[c] - self.clause_start[c]
+
+    def blocked_before(self, k: int) -> bool:
+        """A negation, question word or prohibition between the start of k's clause and k."""
+        return self.blockers[k] - self.blockers[self.clause_start[self.clause[k]]] > 0
+
+    def blocked_clause(self, k: int) -> bool:
+        c = self.clause[k]
+        return self.blockers[self.clause_end[c]] - self.blockers[self.clause_start[c]] > 0
 
 
 def _blocked(items: list[_Item], idx: list[int]) -> bool:
@@ -401,7 +433,7 @@ def _subject(s: _Sentence, end: int) -> str:
     items = s.items
     window: list[_Item] = []
     j = end - 1
-    while j >= 0 and not items[j].punct and not items[j].has(_CONTRAST):
+    while j >= 0 and end - j <= _REACH and not items[j].punct and not items[j].has(_CONTRAST):
         if items[j].has(_SUB):
             break  # "the photo shows that she is ...": the subject is after "that"
         window.append(items[j])
@@ -440,8 +472,7 @@ def _subject(s: _Sentence, end: int) -> str:
 
 def _guessed(s: _Sentence, verb: int) -> bool:
     """The clause before a copula names a guess: "my best guess for her ancestry would be ..."."""
-    c = s.clause[verb]
-    return any(s.items[j].has(_GUESS) for j in range(verb) if s.clause[j] == c)
+    return s.first_guess[s.clause[verb]] < verb
 
 
 def _predicate(s: _Sentence, k: int, *, strong: bool = False) -> tuple[str, str, list[int]] | None:
@@ -458,7 +489,7 @@ def _predicate(s: _Sentence, k: int, *, strong: bool = False) -> tuple[str, str,
     person_in_walk = False
     verbs = _VERBS | {_HAS} if strong else _VERBS
     j = k - 1
-    while j >= 0:
+    while j >= 0 and k - j <= _REACH:
         it = items[j]
         if it.punct:
             if it.punct != ",":
@@ -485,7 +516,9 @@ def _predicate(s: _Sentence, k: int, *, strong: bool = False) -> tuple[str, str,
         return _COPULA, "person", walked  # "Il vote RN", "Er wählt AfD": the value is the whole predicate
     # verb-final clauses: "..., dass sie Muslima ist", "weil er schwul sei"
     n = k + 1
-    while n < len(items) and not items[n].punct and (items[n].roles & _WALKABLE or items[n].is_trait):
+    while (
+        n < len(items) and n - k <= _REACH and not items[n].punct and (items[n].roles & _WALKABLE or items[n].is_trait)
+    ):
         n += 1
     if n < len(items) and not items[n].punct and items[n].has(_COPULA):
         before = [j for j in s.clause_items(k) if j < k]
@@ -499,7 +532,7 @@ def _neighbour_has(items: list[_Item], k: int, step: int, wanted: set[str], skip
     """Is there, next to item ``k`` in direction ``step`` (skipping other values and ``skip`` words), a word
     with one of the ``wanted`` roles?"""
     j = k + step
-    while 0 <= j < len(items) and not items[j].punct:
+    while 0 <= j < len(items) and abs(j - k) <= _REACH and not items[j].punct:
         it = items[j]
         if it.roles & wanted:
             return True
@@ -538,6 +571,8 @@ def _near_skin(s: _Sentence, k: int) -> bool:
 
 def _bare(s: _Sentence, k: int) -> bool:
     """The value stands alone in its clause, as an item of a description: "30s, Hispanic, male"."""
+    if s.clause_len(k) > _REACH:
+        return False
     clause = s.clause_items(k)
     return len(clause) <= 6 and all(
         j == k or s.items[j].is_trait or s.items[j].roles & (_WALKABLE | {_PNOUN}) for j in clause
@@ -604,7 +639,7 @@ def _has_condition(s: _Sentence, k: int) -> bool:
     while n < len(items) and n - k <= 3 and not items[n].punct:
         if items[n].has(_HAS):
             return _subject(s, k) in ("person", "unknown")
-        if not items[n].roles & _WALKABLE and not items[n].text.lower() == "zu":
+        if not items[n].roles & _WALKABLE and items[n].text.lower() != "zu":
             break
         n += 1
     return _bare(s, k) and s.person_evidence
@@ -617,30 +652,34 @@ def _label_value(s: _Sentence, k: int) -> tuple[int, int] | None:
     or a refusal, or is not a label at all ("inferring ethnicity is prohibited", "system health: ok").
     """
     items = s.items
+    c = s.clause[k]
+    if k - s.clause_start[c] > _REACH:
+        return None
     before = [j for j in s.clause_items(k) if j < k]
     for j in before:
         b = items[j]
         if not (b.is_trait or b.roles & {_LABEL_PREFIX, _DESCRIPTOR_LABEL, _FILLER, _PRONOUN} or b.has(_PNOUN)):
             return None  # "system health:", "inferring ethnicity is ..."
     j = k + 1
-    while j < len(items) and (
+    limit = min(len(items), k + _REACH)
+    while j < limit and (
         items[j].punct in {'"', "'", "]", ")", "}", "»", "”", "("}
         or (not items[j].punct and items[j].roles & {_LABEL_PREFIX, _DESCRIPTOR_LABEL} and not items[j].has(_COPULA))
     ):
         j += 1  # "Origine probable :", "Ethnicity (estimated):"
-    if j >= len(items):
+    if j >= limit:
         return None
     if items[j].punct in {":", "=", "-"}:
         j += 1
     elif not items[j].punct and items[j].has(_COPULA):
-        while j < len(items) and not items[j].punct and items[j].roles & {_COPULA, _FILLER}:
+        while j < limit and not items[j].punct and items[j].roles & {_COPULA, _FILLER}:
             j += 1
     else:
         return None
-    while j < len(items) and items[j].punct in {'"', "'", "[", "(", "{", "«", "“"}:
+    while j < limit and items[j].punct in {'"', "'", "[", "(", "{", "«", "“"}:
         j += 1
     end = j
-    while end < len(items) and not items[end].punct:
+    while end < len(items) and end - j < _REACH and not items[end].punct:
         end += 1
     if end == j:
         return None
@@ -657,11 +696,9 @@ def _matches_in_text(text: str, names: frozenset[str], path: str = "") -> list[S
         for k, it in enumerate(items):
             if not it.entries:
                 continue
-            clause = s.clause_items(k)
-            head = [j for j in clause if j < k]
-            if s.question or _blocked(items, head):
+            if s.question or s.blocked_before(k):
                 continue
-            if any(items[j].has(_META) for j in clause) and any(items[j].roles & _BLOCKERS for j in clause):
+            if s.meta[s.clause[k]] and s.blocked_clause(k):
                 continue  # "inferring that she is Muslim from a face is prohibited"
             done: set[str] = set()
             for entry in it.entries:
