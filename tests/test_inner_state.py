@@ -7,10 +7,11 @@ import pytest
 from agent.policy.inner_state import CAVEATS, find_inner_state_claims, rewrite_inner_state
 from tools.results import EXPRESSION_CAVEAT
 
+TRUTH = "A facial expression cannot show whether someone is telling the truth."
 # (claim, the rewritten first paragraph, kind)
 REWRITES = [
     ("She is really happy.", "Her expression looks happy.", "emotion"),
-    ("he is not lying", "A facial expression cannot show whether someone is telling the truth.", "honesty"),
+    ("he is not lying", TRUTH, "honesty"),
     ("She feels anxious.", "Her expression looks anxious.", "emotion"),
     ("Er ist traurig.", "Sein Gesichtsausdruck wirkt traurig.", "emotion"),
     ("Elle est contente.", "Son expression semble contente.", "emotion"),
@@ -26,8 +27,8 @@ REWRITES = [
     ),
     ("The person in img1 is very nervous.", "The person in img1 has an expression that looks nervous.", "emotion"),
     ("He looks sad but he is actually happy.", "He looks sad but his expression looks happy.", "emotion"),
-    ("She is telling the truth.", "A facial expression cannot show whether someone is telling the truth.", "honesty"),
-    ("I think he is lying.", "A facial expression cannot show whether someone is telling the truth.", "honesty"),
+    ("She is telling the truth.", TRUTH, "honesty"),
+    ("I think he is lying.", TRUTH, "honesty"),
     (
         "He is being honest with you.",
         "A facial expression cannot show whether someone is telling the truth.",
