@@ -14,6 +14,7 @@ Pure text work; every pattern is a bounded alternation (linear in the input).
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Literal
 
@@ -235,10 +236,16 @@ def find_inner_state_claims(text: str) -> list[InnerStateClaim]:
     """Every claim about a person's inner state in ``text``, in order, with its appearance rewording."""
     text = (text or "")[:MAX_TEXT]
     found: list[InnerStateClaim] = []
-    taken: list[tuple[int, int]] = []
+    taken: list[tuple[int, int]] = []  # kept sorted: spans already rewritten
 
     def free(a: int, b: int) -> bool:
-        return all(b <= s or a >= e for s, e in taken)
+        n = bisect.bisect_left(taken, (a, -1))
+        before_ok = n == 0 or taken[n - 1][1] <= a
+        after_ok = n == len(taken) or taken[n][0] >= b
+        return before_ok and after_ok
+
+    def take(span: tuple[int, int]) -> None:
+        bisect.insort(taken, span)
 
     for lang in _STATES:
         for m in _HONESTY_RE[lang].finditer(text):
@@ -255,7 +262,7 @@ def find_inner_state_claims(text: str) -> list[InnerStateClaim]:
             negated = bool(re.search(r"\b(?:not|nicht|pas|no)\b|n['’]t", m.group(), re.IGNORECASE))
             found.append(InnerStateClaim(start=span[0], end=span[1], text=sentence, language=lang, kind="honesty",
                                          negated=negated, replacement=replacement))  # fmt: skip
-            taken.append(span)
+            take(span)
         for m in _EMOTION[lang].finditer(text):
             subject = _subject_before(text, m.start(), lang)
             if subject is None or not free(m.start(), m.end()):
@@ -278,7 +285,7 @@ def find_inner_state_claims(text: str) -> list[InnerStateClaim]:
             found.append(InnerStateClaim(start=start, end=m.end(), text=text[start : m.end()], language=lang,
                                          kind="emotion", state=m.group("state"), negated=negated,
                                          replacement=wording))  # fmt: skip
-            taken.append((start, m.end()))
+            take((start, m.end()))
     return sorted(found, key=lambda c: c.start)
 
 

@@ -199,6 +199,7 @@ def _load() -> _Lexicon:
 
 
 _LEX: _Lexicon | None = None
+_NO_ROLES: frozenset[str] = frozenset()
 
 
 def _lexicon() -> _Lexicon:
@@ -311,6 +312,15 @@ def _match(
     Trait entries and context phrases of the same length both apply ("complexion" is a label and a skin
     word); a phrase marked ``nonperson`` ("black and white", "white background") cancels the traits.
     """
+
+    first = folded[w]
+    if (
+        first not in lex.phrases
+        and first not in lex.traits
+        and not first.endswith("s")
+        and not _COMPASS_RE.match(first)
+    ):
+        return 1, (), _NO_ROLES  # most words: nothing to match
 
     def fits(key: tuple[str, ...]) -> bool:
         if w + len(key) > len(words):
