@@ -22,6 +22,7 @@ import agent.policy.grounding as grounding
 import agent.policy.inner_state as inner_state
 import agent.policy.request_phrases as request_phrases
 import agent.policy.sensitive as sensitive
+import agent.reasoners.offline as offline
 import tools.images as images
 from agent.policy.facts import fact_from_outcome
 
@@ -41,12 +42,12 @@ def _text(unit: str) -> str:
 
 
 @contextmanager
-def _alarm(what: str) -> Iterator[None]:
+def _alarm(what: str, seconds: int = ALARM_S) -> Iterator[None]:
     def fire(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"{what} took more than {ALARM_S} s on a 64 KB input")
+        raise TimeoutError(f"{what} took more than {seconds} s on a 64 KB input")
 
     previous = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(ALARM_S)
+    signal.alarm(seconds)
     try:
         yield
     finally:
@@ -64,16 +65,27 @@ def _patterns(module: ModuleType) -> Iterator[tuple[str, re.Pattern[str]]]:
                     yield f"{module.__name__}.{name}[{key}]", item
 
 
-MODULES = [sensitive, request_phrases, inner_state, grounding, facts_mod, images]
+MODULES = [sensitive, request_phrases, inner_state, grounding, facts_mod, images, offline]
 sensitive.requested_sensitive_attributes("warm up")  # builds the lazily compiled question patterns
-PATTERNS = [p for m in MODULES for p in _patterns(m)]
+# The offline reasoner's three quadratic patterns (another helper's file): replaced by agent.policy.request_phrases
+# in the wiring wave, which then deletes them and this list.
+QUADRATIC = {f"agent.reasoners.offline.{n}" for n in ("_PURPOSE_CHANGE", "_PURPOSE_CLAUSE", "_RECORD_CONSENT")}
+PATTERNS = [
+    pytest.param(name, p, id=name, marks=[pytest.mark.xfail(strict=True, reason="quadratic; see QUADRATIC")])
+    if name in QUADRATIC
+    else pytest.param(name, p, id=name)
+    for m in MODULES
+    for name, p in _patterns(m)
+]
 
 
-@pytest.mark.parametrize(("name", "pattern"), PATTERNS, ids=[p[0] for p in PATTERNS])
+@pytest.mark.parametrize(("name", "pattern"), PATTERNS)
 def test_every_guard_pattern_is_linear(name: str, pattern: re.Pattern[str]) -> None:
-    for unit in UNITS:
+    # the known-quadratic ones fail fast: 1 s is already 50x what a linear pattern needs here
+    units, seconds = (UNITS, ALARM_S) if name not in QUADRATIC else (["use ", "consent recorded "], 1)
+    for unit in units:
         text = _text(unit)
-        with _alarm(f"{name} on {unit[:20]!r}"):
+        with _alarm(f"{name} on {unit[:20]!r}", seconds):
             pattern.search(text)
             for _ in pattern.finditer(text):
                 pass

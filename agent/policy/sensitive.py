@@ -137,7 +137,10 @@ def _read_lists(path: str) -> dict[str, list[str]]:
             if not line.startswith(" ") and line.endswith(":"):
                 current = out.setdefault(line[:-1].strip(), [])
             elif line.lstrip().startswith("- ") and current is not None:
-                current.append(line.lstrip()[2:].strip().lower())
+                entry = line.lstrip()[2:].strip()
+                if len(entry) > 1 and entry[0] == entry[-1] and entry[0] in "'\"":
+                    entry = entry[1:-1]  # quoted: YAML would read "no", "on", "null" as other types
+                current.append(entry.lower())
             else:
                 raise ValueError(f"{path}: unreadable line {raw!r}")
     return out
