@@ -24,6 +24,7 @@ from tools.results import EXPRESSION_CAVEAT
 
 Language = Literal["en", "de", "fr", "es"]
 MAX_TEXT = 200_000
+RULE_ID = "answer.inner_state_claim"  # the rule id the wiring audits a rewrite under
 
 # state word -> the form that agrees with "expression" (fr/es: feminine); en/de predicatives do not inflect
 # fmt: off
@@ -197,7 +198,6 @@ _SUBJECT_RE: dict[Language, re.Pattern[str]] = {
 }
 _NAME_BEFORE = re.compile(r"(?<![\w.])(?P<subj>[A-Z][\w-]{1,40})\s*$")
 _SENTENCE_START = re.compile(r"(?:^|[.!?;:\n]\s*)$")
-_SENTENCE_SPAN = re.compile(r"[^.!?\n]*[.!?]?")
 
 
 _APPEARANCE_BEFORE = re.compile(
@@ -289,13 +289,17 @@ def find_inner_state_claims(text: str) -> list[InnerStateClaim]:
     return sorted(found, key=lambda c: c.start)
 
 
-def _sentence_around(text: str, at: int) -> tuple[int, int]:
-    start = max(text.rfind(c, 0, at) for c in ".!?\n") + 1
+def _sentence_around(text: str, at: int, reach: int = 2000) -> tuple[int, int]:
+    """The sentence holding ``at`` (at most ``reach`` characters either side: bounded work per claim)."""
+    lo = max(0, at - reach)
+    start = max(text.rfind(c, lo, at) for c in ".!?\n") + 1 or lo
+    start = max(start, lo)
     while start < at and text[start].isspace():
         start += 1
-    ends = [i for i in (text.find(c, at) for c in ".!?\n") if i != -1]
-    end = min(ends) + 1 if ends else len(text)
-    if end <= len(text) and text[end - 1 : end] == "\n":
+    hi = min(len(text), at + reach)
+    ends = [i for i in (text.find(c, at, hi) for c in ".!?\n") if i != -1]
+    end = min(ends) + 1 if ends else hi
+    if text[end - 1 : end] == "\n":
         end -= 1
     return start, end
 
@@ -321,4 +325,11 @@ def rewrite_inner_state(text: str) -> InnerStateRewrite:
     return InnerStateRewrite(text=out, claims=claims, caveat_added=added)
 
 
-__all__ = ["CAVEATS", "InnerStateClaim", "InnerStateRewrite", "find_inner_state_claims", "rewrite_inner_state"]
+__all__ = [
+    "CAVEATS",
+    "RULE_ID",
+    "InnerStateClaim",
+    "InnerStateRewrite",
+    "find_inner_state_claims",
+    "rewrite_inner_state",
+]
