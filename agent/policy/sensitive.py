@@ -118,6 +118,7 @@ class _Lexicon:
     roles: dict[str, frozenset[str]] = field(default_factory=dict)  # one raw lower-case word -> its roles
     phrases: dict[str, list[tuple[tuple[str, ...], frozenset[str]]]] = field(default_factory=dict)
     words: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # (lang, section) -> entries
+    triggers: frozenset[str] = frozenset()  # the longest word of every entry: no entry matches without it
 
 
 def _lexicon_dir() -> str:
@@ -191,6 +192,8 @@ def _load() -> _Lexicon:
     for key, found in traits.items():
         if key:
             lex.traits.setdefault(key[0], []).append((key, tuple(dict.fromkeys(found))))
+    common = {_fold(w) for w in roles}  # context words ("person", "of") make poor triggers: pick another word
+    lex.triggers = frozenset(max(key, key=lambda w: (w not in common, len(w))) for key in traits if key)
     for key, names in phrases.items():
         if key:
             lex.phrases.setdefault(key[0], []).append((key, frozenset(names)))
@@ -702,8 +705,26 @@ def _label_value(s: _Sentence, k: int) -> tuple[int, int] | None:
     return j, end
 
 
+_WORD_RE = re.compile(r"[^\W_]+")
+
+
+def _may_hold_a_value(text: str) -> bool:
+    """A cheap first look: does any word start a lexicon entry? Most answers name no trait at all, and this
+    costs a tenth of reading them properly."""
+    triggers = _lexicon().triggers
+    for word in _WORD_RE.findall(_fold(text)):
+        if word in triggers or (word.endswith("s") and word[:-1] in triggers):
+            return True
+        m = _COMPASS_RE.match(word)
+        if m and word[m.end() :] in triggers:
+            return True
+    return False
+
+
 def _matches_in_text(text: str, names: frozenset[str], path: str = "") -> list[SensitiveMatch]:
     found: list[SensitiveMatch] = []
+    if not _may_hold_a_value(text):
+        return found
     for items in _items(text, names):
         s = _Sentence(items)
         for k, it in enumerate(items):
