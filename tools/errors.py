@@ -122,6 +122,19 @@ class PathNotAllowed(ImageInputError):
     code = "path_not_allowed"
 
 
+class ImageUnreadable(ImageInputError):
+    """The file exists but cannot be read: no permission, not a regular file (a folder, a FIFO, a device), or an
+    I/O error."""
+
+    code = "image_unreadable"
+
+
+class ImageChanged(ImageInputError):
+    """The file vanished, or changed size or content, while it was being opened or read; try again."""
+
+    code = "image_changed"
+
+
 class UnsupportedImageInput(ImageInputError):
     """The input's Python type or array shape is not one facegate accepts."""
 

@@ -3,7 +3,10 @@
 
 What it guarantees:
 - no network: URL-like strings (``http://``, ``ftp://``, ``data:`` ...) are refused (:class:`URLNotAllowed`);
-- optional confinement: with ``settings.allowed_image_dirs`` a path (symlinks resolved) must lie inside one;
+- optional confinement: with ``settings.allowed_image_dirs`` the file (symlinks resolved) must lie inside one;
+  a file is opened once, the checks are of what was opened (its type, size and real location), and the bytes
+  come from that same descriptor, so swapping a folder for a symlink mid-way reads nothing outside;
+- a file that is unreadable (permissions, a folder, a FIFO) or changes while read gets a typed error;
 - limits checked BEFORE the expensive step: the file size with ``stat`` before reading, the pixel count from
   the header before decoding (decompression bombs);
 - content is sniffed (PIL reads magic bytes), the file extension is ignored: a WebP named ``.jpg`` works;
@@ -28,6 +31,7 @@ import io
 import math
 import os
 import re
+import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +42,10 @@ import numpy as np
 from tools.errors import (
     CorruptImage,
     EmptyImage,
+    ImageChanged,
     ImageNotFound,
     ImageTooLarge,
+    ImageUnreadable,
     NotAnImage,
     PathNotAllowed,
     TooManyPixels,
@@ -120,11 +126,8 @@ def load_image(source: ImageSource, settings: EngineSettings) -> LoadedImage:
         _check_byte_count(len(data), settings)
         return _decode(data, settings)
     if isinstance(source, str | os.PathLike):
-        path = _checked_path(source, settings)
-        data = path.read_bytes()
-        if not data:  # the file shrank between stat and read
-            raise EmptyImage(f"image file is empty: {path.name}", path=str(path))
-        return _decode(data, settings, name=path.name)
+        data, name = _read_path(source, settings)
+        return _decode(data, settings, name=name)
     raise UnsupportedImageInput(
         f"unsupported image input type {type(source).__name__}; pass a path, bytes or a numpy array",
         type=type(source).__name__,
@@ -146,19 +149,43 @@ def sha256_of(source: ImageSource, settings: EngineSettings) -> str:
             raise EmptyImage("image bytes are empty")
         return hashlib.sha256(data).hexdigest()
     if isinstance(source, str | os.PathLike):
-        path = _checked_path(source, settings)
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        return digest.hexdigest()
+        data, _ = _read_path(source, settings)
+        return hashlib.sha256(data).hexdigest()
     raise UnsupportedImageInput(f"unsupported image input type {type(source).__name__}")
 
 
 # --- paths -----------------------------------------------------------------------------------------------
 
+# Where Linux shows the path of an open descriptor; elsewhere (or without /proc) the check falls back to
+# comparing the opened file's identity with the file its resolved path names (see _opened_path).
+_PROC_FD = "/proc/self/fd"
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block the open; the fstat below refuses it
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+_CHUNK = 1 << 20
 
-def _checked_path(source: str | os.PathLike[str], settings: EngineSettings) -> Path:
+
+def _read_path(source: str | os.PathLike[str], settings: EngineSettings) -> tuple[bytes, str]:
+    """The bytes of an image file and its name, read from the one descriptor that was checked."""
+    fd, st, name = _open_checked(source, settings)
+    with os.fdopen(fd, "rb", buffering=0) as fh:
+        data = _read_all(fh, st, name)
+    return data, name
+
+
+def _open_checked(source: str | os.PathLike[str], settings: EngineSettings) -> tuple[int, os.stat_result, str]:
+    """Open an image file once and check what was opened: a regular file, inside the allowed folders, not empty,
+    not over the byte limit.
+
+    Checking a path and then opening it again by name is a race: a folder swapped for a symlink in between
+    makes the second open read a file outside the allowed folders. So the file is opened first, and every check
+    is of the opened descriptor (its type and size from ``fstat``, its real location from ``/proc/self/fd``);
+    the caller reads from that same descriptor. Returns (fd, stat, name); the caller owns the fd.
+    """
     text = os.fspath(source)
     if not isinstance(text, str):
         raise UnsupportedImageInput("byte-string paths are not supported; pass str or pathlib.Path")
@@ -166,27 +193,118 @@ def _checked_path(source: str | os.PathLike[str], settings: EngineSettings) -> P
         raise URLNotAllowed("images are never fetched from a URL; download it yourself and pass the file")
     if not text.strip():
         raise ImageNotFound("empty image path")
-    path = Path(text).expanduser()
+    path = os.path.expanduser(text)
+    name = os.path.basename(path) or text
+    allowed = _allowed_dirs(settings)
+    if allowed is not None and not _inside(_realpath(path), allowed):
+        # a cheap first look, so that an obviously outside path (a device, say) is never even opened; the
+        # authoritative check is the one on the opened descriptor below
+        raise PathNotAllowed(f"image path is outside the allowed folders: {text}", path=text)
     try:
-        resolved = path.resolve(strict=True)
+        fd = os.open(path, _OPEN_FLAGS)
     except (FileNotFoundError, NotADirectoryError):
         raise ImageNotFound(f"no such image file: {text}", path=text) from None
-    except (OSError, RuntimeError) as exc:  # symlink loops, permissions on a parent
-        raise ImageNotFound(f"cannot open image file: {text}", path=text) from exc
-    if settings.allowed_image_dirs is not None and not any(
-        resolved.is_relative_to(Path(d).expanduser().resolve()) for d in settings.allowed_image_dirs
-    ):
-        raise PathNotAllowed(f"image path is outside the allowed folders: {text}", path=text)
-    if not resolved.is_file():
-        raise ImageNotFound(f"not a regular file: {text}", path=text)
+    except PermissionError as exc:
+        raise ImageUnreadable(f"no permission to read image file: {text}", path=text) from exc
+    except OSError as exc:  # symlink loops, name too long, I/O errors
+        raise ImageUnreadable(f"cannot open image file: {text} ({exc.strerror or exc})", path=text) from exc
     try:
-        size = resolved.stat().st_size
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageUnreadable(f"not a regular file: {text}", path=text)
+        if allowed is not None and not _inside(_opened_path(fd, path, st, text), allowed):
+            raise PathNotAllowed(f"image path is outside the allowed folders: {text}", path=text)
+        if st.st_size == 0:
+            raise EmptyImage(f"image file is empty: {text}", path=text)
+        _check_byte_count(st.st_size, settings)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st, name
+
+
+def _allowed_dirs(settings: EngineSettings) -> list[str] | None:
+    if settings.allowed_image_dirs is None:
+        return None
+    return [os.path.realpath(os.path.expanduser(os.fspath(d))) for d in settings.allowed_image_dirs]
+
+
+def _realpath(path: str) -> str | None:
+    """``os.path.realpath``, or None when a component changed under it (it reads links one by one)."""
+    try:
+        return os.path.realpath(path)
+    except OSError:
+        return None
+
+
+def _inside(real: str | None, allowed: list[str]) -> bool:
+    # None (could not resolve) passes the first look only: the check on the opened descriptor decides
+    return real is None or any(Path(real).is_relative_to(d) for d in allowed)
+
+
+def _opened_path(fd: int, path: str, st: os.stat_result, text: str) -> str:
+    """The real path of the file open as ``fd``."""
+    try:
+        link = os.readlink(f"{_PROC_FD}/{fd}")
+    except OSError:
+        link = ""
+    if link.startswith("/"):
+        if link.endswith(" (deleted)") and st.st_nlink == 0:
+            raise ImageChanged(f"image file was deleted while it was opened: {text}", path=text)
+        return link
+    # No /proc: the resolved path must name the very file that was opened (same device and inode), looked up
+    # without following any symlink (a stat by name would follow a folder swapped back in the meantime). A
+    # swap in between makes them differ, and the read is refused instead of trusting either.
+    real = _realpath(path)
+    named = _stat_no_symlinks(real) if real is not None else None
+    if real is None or named is None or (named.st_dev, named.st_ino) != (st.st_dev, st.st_ino):
+        raise ImageChanged(f"image file changed while it was opened: {text}", path=text)
+    return real
+
+
+def _stat_no_symlinks(real: str) -> os.stat_result | None:
+    """``stat`` of ``real`` walking its folders one descriptor at a time, refusing any symlink on the way."""
+    parts = Path(real).parts
+    if len(parts) < 2 or os.open not in os.supports_dir_fd:
+        try:
+            return os.lstat(real)  # no descriptor-relative opens here: the best this platform offers
+        except OSError:
+            return None
+    dir_flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        dfd = os.open(parts[0], dir_flags)
+    except OSError:
+        return None
+    try:
+        for part in parts[1:-1]:
+            nfd = os.open(part, dir_flags, dir_fd=dfd)
+            os.close(dfd)
+            dfd = nfd
+        named = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
+    except OSError:  # a component is a symlink (ELOOP/ENOTDIR under O_NOFOLLOW) or vanished
+        return None
+    finally:
+        os.close(dfd)
+    return named if stat.S_ISREG(named.st_mode) else None
+
+
+def _read_all(fh: io.RawIOBase | io.BufferedIOBase, st: os.stat_result, name: str) -> bytes:
+    """Read the whole file, refusing one that changed size or was rewritten while being read."""
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        while total <= st.st_size:  # one byte past the size tells a file that grew
+            chunk = fh.read(min(_CHUNK, st.st_size + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        after = os.fstat(fh.fileno())
     except OSError as exc:
-        raise ImageNotFound(f"cannot stat image file: {text}", path=text) from exc
-    if size == 0:
-        raise EmptyImage(f"image file is empty: {text}", path=text)
-    _check_byte_count(size, settings)
-    return resolved
+        raise ImageUnreadable(f"cannot read image file: {name} ({exc.strerror or exc})", path=name) from exc
+    if total != st.st_size or (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+        raise ImageChanged(f"image file changed while it was read: {name}", path=name)
+    return b"".join(chunks)
 
 
 def _check_byte_count(size: int, settings: EngineSettings) -> None:

@@ -132,16 +132,34 @@ class Database:
             self._depth = 1
             try:
                 yield self.conn
+            except sqlite3.Error as exc:
+                self._depth = 0
+                self._rollback()
+                raise StoreError(f"database write failed: {exc}", path=str(self.path)) from exc
             except BaseException:
                 self._depth = 0
-                self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             self._depth = 0
             try:
                 self.conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                self.conn.execute("ROLLBACK")
-                raise StoreError(f"commit failed: {exc}") from exc
+                self._rollback()
+                raise StoreError(f"commit failed: {exc}", path=str(self.path)) from exc
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already done so.
+
+        Some failures (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM, an interrupted statement) make SQLite roll the
+        whole transaction back itself; a ROLLBACK after that raises "no transaction is active", which would
+        replace the typed error the caller should see with a bare sqlite3 traceback. A ROLLBACK that fails for
+        another reason leaves SQLite's own recovery (the journal) to restore the last committed state when the
+        connection next writes or reopens, so it is not worth masking the original error for either.
+        """
+        if not self.conn.in_transaction:
+            return
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("ROLLBACK")
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
