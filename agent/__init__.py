@@ -14,6 +14,7 @@ if TYPE_CHECKING:
         AgentReply,
         ConsentAnswer,
         ConsentRequest,
+        DecisionRecord,
         FaceAgent,
         ImageInput,
     )
@@ -26,6 +27,7 @@ _LAZY = {
     "AgentEvent": "agent.sdk",
     "ConsentAnswer": "agent.sdk",
     "ConsentRequest": "agent.sdk",
+    "DecisionRecord": "agent.sdk",
     "Settings": "agent.settings",
 }
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from agent.policy import ConsentRecord, Evidence, ImageRef, PolicyRequest
-from tools.specs import Capability
+from agent.policy import Capability, ConsentRecord, Evidence, ImageRef, PolicyRequest
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 EVIDENCE = Evidence(method="signed_form", recorded_by="alice-the-operator", reference="form-17")

@@ -467,7 +467,7 @@ def _retention_sweep(args: argparse.Namespace) -> int:
 
 def _audit_verify(args: argparse.Namespace) -> int:
     from agent.cli.common import err, print_json
-    from tools.errors import AuditIntegrityError
+    from agent.errors import AuditIntegrityError
 
     with _opened(args) as (_settings, store):
         report = store.audit.verify(expect_head=args.expect_head)

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Literal
 
 from agent.policy import rules as R
+from agent.policy.capabilities import Capability
 from agent.policy.models import (
     ConsentRecord,
     Decision,
@@ -25,7 +26,7 @@ from agent.policy.models import (
     PolicyRequest,
     Purpose,
 )
-from tools.specs import Capability, tool_spec
+from agent.policy.tool_specs import tool_spec
 
 ENROLL_TOOL = "enroll"
 

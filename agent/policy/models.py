@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tools.specs import Capability
+from agent.policy.capabilities import Capability
 
 PurposeContext = Literal["commercial", "workplace", "education", "healthcare", "public_space", "security", "research"]
 Outcome = Literal["allow", "deny", "needs_consent"]
@@ -137,7 +137,7 @@ class ImageRef(_Frozen):
 
 
 class PolicyRequest(_Frozen):
-    """What someone wants to do. ``tool`` is a tools.specs tool name, or ``"enroll"`` for enrollment."""
+    """What someone wants to do. ``tool``: a name from :mod:`agent.policy.tool_specs`, or ``"enroll"``."""
 
     tool: str
     capability: Capability

@@ -11,9 +11,9 @@ from agent.store.models import (
     SweepReport,
     Template,
     TemplateInfo,
-    decision_event,
 )
 from agent.store.store import Store, open_store
+from agent.store.writer import AuditWriter
 
 __all__ = [
     "GENESIS_HASH",
@@ -22,6 +22,7 @@ __all__ = [
     "AuditEvent",
     "AuditLog",
     "AuditVerifyReport",
+    "AuditWriter",
     "ConsentGrant",
     "Store",
     "SubjectInfo",
@@ -30,6 +31,5 @@ __all__ = [
     "TemplateInfo",
     "canonical_json",
     "chain_hash",
-    "decision_event",
     "open_store",
 ]

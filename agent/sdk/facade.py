@@ -1,0 +1,294 @@
+"""The SDK facade: :class:`FaceAgent`.
+
+A session's purpose is an argument of the caller, never the model's: a thread keeps the purpose it started with,
+and asking with another purpose on an existing thread is a :class:`UserError`. Turns run through a
+:class:`~agent.sdk.runner.TurnRunner`; operator actions (consent, enrollment, subject rights) go straight to the
+services that own them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from agent.errors import UnknownPurpose
+from agent.graph.deps import build_deps, make_checkpointer
+from agent.graph.messages import Turn
+from agent.sdk.events import AgentEvent, fold_reply
+from agent.sdk.models import AgentReply, ConsentAnswer, ConsentHandler, ImageInput
+from agent.sdk.runner import TurnRunner, check_images
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
+    from agent.clock import Clock
+    from agent.enrollment import EnrollmentResult
+    from agent.policy import ConsentRecord, Policy
+    from agent.reasoners.base import Reasoner
+    from agent.settings import Settings
+    from agent.store import AuditEntry, Store
+    from tools.images import ImageSource
+    from tools.protocol import FaceEngineProtocol
+
+
+class FaceAgent:
+    """Consent-gated face analysis behind a conversation.
+
+    Args:
+        settings: the one settings object (default: from the environment).
+        reasoner, engine, store, policy, clock: override what settings would build (tests, evals).
+        checkpointer: a LangGraph saver; default SQLite at ``settings.resolved_checkpoint_path``;
+            ``"memory"`` for an in-memory one.
+        human_present: default for ``ask``: whether a person can be asked for consent during a run.
+        consent_handler: default for ``ask``: asks the person when a run pauses for consent.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        reasoner: Reasoner | None = None,
+        engine: FaceEngineProtocol | None = None,
+        store: Store | None = None,
+        policy: Policy | None = None,
+        checkpointer: BaseCheckpointSaver[Any] | Literal["memory"] | None = None,
+        human_present: bool = False,
+        consent_handler: ConsentHandler | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        from agent.graph.graph import build_graph
+        from agent.settings import Settings
+
+        self.settings = settings or Settings()
+        self._own_store = store is None
+        self.deps = build_deps(self.settings, reasoner=reasoner, engine=engine, store=store, policy=policy, clock=clock)
+        if checkpointer is None or checkpointer == "memory":
+            checkpointer = make_checkpointer(checkpointer or "sqlite", self.settings.resolved_checkpoint_path)
+        self.checkpointer = checkpointer
+        self.graph = build_graph(self.deps, checkpointer=checkpointer)
+        self.runner = TurnRunner(self.deps, self.graph)
+        self.human_present = human_present
+        self.consent_handler = consent_handler
+
+    @classmethod
+    def for_eval(
+        cls,
+        settings: Settings,
+        *,
+        reasoner: Reasoner | None = None,
+        engine: FaceEngineProtocol | None = None,
+        store: Store | None = None,
+        policy: Policy | None = None,
+        clock: Clock | None = None,
+    ) -> FaceAgent:
+        """An agent for evaluations: in-memory checkpoints, nobody present to consent (needs-consent = deny)."""
+        return cls(
+            settings, reasoner=reasoner, engine=engine, store=store, policy=policy, checkpointer="memory", clock=clock
+        )
+
+    @property
+    def store(self) -> Store:
+        return self.deps.store
+
+    @property
+    def policy(self) -> Policy:
+        return self.deps.policy
+
+    @property
+    def engine(self) -> FaceEngineProtocol:
+        return self.deps.engine
+
+    @property
+    def reasoner(self) -> Reasoner:
+        return self.deps.reasoner
+
+    def close(self) -> None:
+        conn = getattr(self.checkpointer, "conn", None)  # the SQLite saver's connection (others have none)
+        if conn is not None:
+            conn.close()
+        if self._own_store:
+            self.deps.store.close()
+
+    def __enter__(self) -> FaceAgent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- set-up the operator (not the model) does ------------------------------------------------------
+
+    def grant_consent(
+        self,
+        subject_id: str,
+        *,
+        capabilities: Sequence[str],
+        purposes: Sequence[str],
+        notice: str,
+        evidence_method: str = "signed form",
+        evidence_reference: str | None = None,
+        term_days: int = 365,
+        recorded_by: str | None = None,
+    ) -> ConsentRecord:
+        """Record a person's consent (through :mod:`agent.consent`)."""
+        from agent import consent
+
+        return consent.grant_consent(
+            self.store, self.policy, subject_id=subject_id, capabilities=capabilities, purposes=purposes,
+            notice=notice, evidence_method=evidence_method, recorded_by=recorded_by or self.settings.actor,
+            evidence_reference=evidence_reference, term_days=term_days, actor=self.settings.actor,
+            now=self.deps.clock(),
+        )  # fmt: skip
+
+    def revoke_consent(self, subject_id: str, *, capability: str | None = None) -> list[ConsentRecord]:
+        """Withdraw a person's consent at once (through :mod:`agent.consent`).
+
+        The images attached for the person in this process are forgotten too (pixels and cached embeddings):
+        a conversation that still needs one must attach it again, and is decided again.
+        """
+        from agent import consent
+
+        revoked = consent.revoke_consent(
+            self.store, subject_id=subject_id, actor=self.settings.actor, capability=capability, now=self.deps.clock()
+        )
+        self.runner.forget_subject(subject_id)
+        return revoked
+
+    def export_subject(self, subject_id: str, *, include_templates: bool = False) -> dict[str, Any]:
+        """Everything held about a person (GDPR Art. 15/20), through :func:`agent.subjects.export_subject`."""
+        from agent.subjects import export_subject
+
+        return export_subject(
+            self.store, subject_id, actor=self.settings.actor, include_templates=include_templates,
+            now=self.deps.clock(),
+        )  # fmt: skip
+
+    def erase_subject(self, subject_id: str) -> dict[str, Any]:
+        """Erase a person (GDPR Art. 17): templates, consents, their conversations, and the images and
+        embeddings this process holds for them (through :func:`agent.subjects.erase_subject_everywhere`)."""
+        from agent.subjects import erase_subject_everywhere
+
+        return erase_subject_everywhere(
+            self.store, self.settings, subject_id, actor=self.settings.actor, now=self.deps.clock(),
+            checkpointer=self.checkpointer, cleaners=[self.runner.forget_subject],
+        )  # fmt: skip
+
+    def enroll(self, subject_id: str, image: ImageSource, *, purpose: str) -> EnrollmentResult:
+        """Enroll a consenting person's face template (through :mod:`agent.enrollment`)."""
+        from agent.enrollment import enroll
+
+        result = enroll(
+            self.store, self.engine, self.policy, subject_id=subject_id, image=image, purpose=purpose,
+            actor=self.settings.actor, now=self.deps.clock(),
+        )  # fmt: skip
+        # the enrolment photo is the person's too: erasure and revocation forget what this process holds of it
+        self.runner.remember(subject_id, result.image_sha256)
+        return result
+
+    def audit_entries(self, thread_id: str | None = None, **query: Any) -> list[AuditEntry]:
+        return self.store.audit.query(session=thread_id, **query)
+
+    # --- conversation ---------------------------------------------------------------------------------
+
+    def ask(
+        self,
+        text: str,
+        *,
+        purpose: str,
+        images: Sequence[ImageInput] = (),
+        thread_id: str | None = None,
+        human_present: bool | None = None,
+        consent_handler: ConsentHandler | None = None,
+    ) -> AgentReply:
+        """One turn: the answer, every tool outcome and decision (with rule ids) and the audit ids."""
+        events = self.stream(
+            text, purpose=purpose, images=images, thread_id=thread_id, human_present=human_present,
+            consent_handler=consent_handler,
+        )  # fmt: skip
+        return self._reply(list(events))
+
+    def resume(
+        self, thread_id: str, answer: ConsentAnswer, *, consent_handler: ConsentHandler | None = None
+    ) -> AgentReply:
+        """Answer a run paused for consent (status ``awaiting_consent``) and finish the turn."""
+        return self._reply(list(self.stream_resume(thread_id, answer, consent_handler=consent_handler)))
+
+    def stream(
+        self,
+        text: str,
+        *,
+        purpose: str,
+        images: Sequence[ImageInput] = (),
+        thread_id: str | None = None,
+        human_present: bool | None = None,
+        consent_handler: ConsentHandler | None = None,
+    ) -> Iterator[AgentEvent]:
+        """Like :meth:`ask`, yielding events as they happen; the last one is the answer (or a consent request)."""
+        if purpose not in self.policy.purposes:
+            known = ", ".join(sorted(self.policy.purposes))
+            raise UnknownPurpose(f"unknown purpose {purpose!r} (known: {known})", purpose=purpose)
+        check_images(images)
+        thread_id = thread_id or uuid.uuid4().hex
+        present = self.human_present if human_present is None else human_present
+        with self.runner.turn(thread_id):
+            yield from self.runner.start(
+                text, purpose=purpose, images=images, thread_id=thread_id, human_present=present,
+                handler=consent_handler or self.consent_handler,
+            )  # fmt: skip
+
+    def stream_resume(
+        self, thread_id: str, answer: ConsentAnswer, *, consent_handler: ConsentHandler | None = None
+    ) -> Iterator[AgentEvent]:
+        """Resume a run paused for consent with a person's answer; yields the rest of the turn's events."""
+        with self.runner.turn(thread_id):
+            yield from self.runner.resume(thread_id, answer, consent_handler or self.consent_handler)
+
+    async def aask(self, text: str, **kwargs: Any) -> AgentReply:
+        """Async twin of :meth:`ask` (the graph runs in a worker thread)."""
+        return await asyncio.to_thread(self.ask, text, **kwargs)
+
+    async def astream(self, text: str, **kwargs: Any) -> AsyncIterator[AgentEvent]:
+        """Async twin of :meth:`stream`: events arrive as the worker thread produces them."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[AgentEvent | BaseException | None] = asyncio.Queue()
+
+        def work() -> None:
+            try:
+                for event in self.stream(text, **kwargs):
+                    loop.call_soon_threadsafe(queue.put_nowait, event)
+            except BaseException as exc:  # handed to the consumer, re-raised there
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        task = loop.run_in_executor(None, work)
+        while True:
+            item = await queue.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                await task
+                raise item
+            yield item
+        await task
+
+    def thread_purpose(self, thread_id: str) -> str | None:
+        return self.runner.values(thread_id).get("purpose")
+
+    def transcript(self, thread_id: str) -> list[Turn]:
+        return list(self.runner.values(thread_id).get("transcript", []))
+
+    def _config(self, thread_id: str) -> Any:  # kept for callers that read the graph state directly
+        return self.runner.config(thread_id)
+
+    def _reply(self, events: list[AgentEvent]) -> AgentReply:
+        if not events:
+            from agent.errors import UserError
+
+            raise UserError("the run produced nothing")
+        thread_id = events[0].thread_id
+        values = self.runner.values(thread_id)
+        return fold_reply(
+            events, thread_id=thread_id, purpose=values.get("purpose", ""), images=values.get("images", [])
+        )

@@ -1,0 +1,333 @@
+"""Running turns on the graph: starting and resuming them, one at a time per thread, and what images outlive them.
+
+A session's purpose is its caller's: a thread keeps the purpose it started with. Images are loaded through the
+engine (which hashes them), their pixels kept in the in-process vault, and only handles enter the state. A
+probe's pixels do not outlive its turn, nor do those of people without consent for the session's purpose. When
+a run pauses for consent, a consent handler asks the person; the consent is recorded here through
+:mod:`agent.consent` (never by the model) and the run resumes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from agent.errors import ConsentRequired, FacegateError, UserError
+from agent.graph.messages import ImageHandle, Turn
+from agent.graph.state import AgentState, ConsentQuestion, ConsentReply
+from agent.policy.subject_id import SUBJECT_ID_RULE, is_subject_id, shown
+from agent.sdk.events import (
+    AgentEvent,
+    ConsentAnswerEvent,
+    ConsentRequestEvent,
+    UserEvent,
+    events_of,
+)
+from agent.sdk.models import ConsentAnswer, ConsentHandler, ConsentRequest, ImageInput
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.graph.state import CompiledStateGraph
+    from langgraph.types import StateSnapshot
+
+    from agent.graph.deps import AgentDeps
+
+
+class TurnRunner:
+    """Drives the compiled graph for an SDK object: turns, resumes, per-thread locks and image retention."""
+
+    def __init__(self, deps: AgentDeps, graph: CompiledStateGraph[AgentState, None, AgentState, AgentState]) -> None:
+        self.deps = deps
+        self.graph = graph
+        self._lock = threading.RLock()
+        # One run at a time per thread: two turns on one thread would each start from the same checkpoint and the
+        # later write would drop the other's history. Held for a whole run (see turn()).
+        self._thread_locks: dict[str, threading.Lock] = {}
+        self._thread_owners: dict[str, int] = {}
+        # subject label -> sha256 of the images attached for them in this process (to forget on revocation/erasure)
+        self._subject_images: dict[str, set[str]] = {}
+
+    # --- state ----------------------------------------------------------------------------------------------
+
+    def config(self, thread_id: str) -> RunnableConfig:
+        # Recursion limit: each tool round is up to three graph steps (policy, consent, tools) plus reason.
+        return {
+            "configurable": {"thread_id": thread_id},
+            "recursion_limit": 8 * self.deps.settings.max_turn_steps + 20,
+        }
+
+    def values(self, thread_id: str) -> AgentState:
+        return _values(self.graph.get_state(self.config(thread_id)))
+
+    def pending_request(self, snapshot: StateSnapshot, thread_id: str) -> ConsentRequest | None:
+        """The consent question a paused thread waits on, if any."""
+        if not snapshot.interrupts:
+            return None
+        question = ConsentQuestion.model_validate(snapshot.interrupts[0].value)
+        return ConsentRequest(
+            thread_id=thread_id,
+            call_id=question.call.id,
+            tool=question.decision.tool or question.call.name,
+            purpose=question.purpose,
+            args=question.call.args,
+            missing=question.decision.missing,
+            decision=question.decision,
+        )
+
+    # --- turns ----------------------------------------------------------------------------------------------
+
+    def start(
+        self,
+        text: str,
+        *,
+        purpose: str,
+        images: Sequence[ImageInput],
+        thread_id: str,
+        human_present: bool,
+        handler: ConsentHandler | None,
+    ) -> Iterator[AgentEvent]:
+        """One turn on ``thread_id`` (the caller holds :meth:`turn`)."""
+        config = self.config(thread_id)
+        with self._lock:
+            snapshot = self.graph.get_state(config)
+            values = _values(snapshot)
+            if values.get("purpose") not in (None, purpose):
+                raise UserError(
+                    f"thread {thread_id} was started for purpose {values.get('purpose')!r}; a conversation keeps "
+                    f"its purpose: start a new thread for {purpose!r}",
+                    thread_id=thread_id,
+                )
+            paused = self.pending_request(snapshot, thread_id) if snapshot.next else None
+        if paused is not None:
+            # A new message on a thread paused for consent: the person moved on without answering (or never
+            # could, e.g. Ctrl-C at the prompt). The question counts as declined, so the pending call becomes an
+            # audited denial ("consent declined") and the thread is usable again.
+            from langgraph.types import Command
+
+            resume = ConsentReply(granted=False, call_id=paused.call_id, note="a new message arrived before an answer")
+            yield ConsentAnswerEvent(thread_id=thread_id, answer=resume)
+            yield from self.drive(Command(resume=resume), thread_id, purpose, _decline)
+            values = self.values(thread_id)  # declining the pending question changed the state
+        with self._lock:
+            handles, attached = self._register(images, values.get("images", []))
+            entry = self.deps.audit.images_attached(
+                actor=self.deps.settings.actor, session_id=thread_id, purpose=purpose, images=[h.ref for h in attached]
+            )
+            start: AgentState = {
+                "purpose": purpose,
+                "session_id": thread_id,
+                "human_present": human_present,
+                "images": handles,
+                "transcript": [Turn(role="user", text=text, images=attached)],
+                "pending": [],
+                "allowed": {},
+                "steps": 0,
+                "awaiting": None,
+                "consent_answer": None,
+            }
+            if "shared" not in values:
+                start["shared"] = []
+        audit_id = entry.audit_id if entry is not None else None
+        yield UserEvent(thread_id=thread_id, text=text, images=attached, audit_id=audit_id)
+        yield from self.drive(start, thread_id, purpose, handler)
+
+    def resume(self, thread_id: str, answer: ConsentAnswer, handler: ConsentHandler | None) -> Iterator[AgentEvent]:
+        """Answer the consent question ``thread_id`` is paused on and finish the turn (caller holds :meth:`turn`)."""
+        snapshot = self.graph.get_state(self.config(thread_id))
+        request = self.pending_request(snapshot, thread_id)
+        if request is None:
+            raise UserError(f"thread {thread_id} is not waiting for consent", thread_id=thread_id)
+        from langgraph.types import Command
+
+        resume = self._record_or_decline(request, answer)
+        yield ConsentAnswerEvent(thread_id=thread_id, answer=resume)
+        purpose = str(_values(snapshot).get("purpose"))
+        yield from self.drive(Command(resume=resume), thread_id, purpose, handler)
+
+    def drive(
+        self, graph_input: Any, thread_id: str, purpose: str, handler: ConsentHandler | None
+    ) -> Iterator[AgentEvent]:
+        try:
+            yield from self._run(graph_input, thread_id, handler)
+        finally:
+            # The turn is over (finished, denied, or failed): probe pixels do not outlive it. A run paused for
+            # consent keeps them, since the call waiting for the answer needs them. One state read serves all.
+            snapshot = self.graph.get_state(self.config(thread_id))
+            if not (snapshot.next and self.pending_request(snapshot, thread_id) is not None):
+                handles = _values(snapshot).get("images", [])
+                self._forget_probes(handles)
+                self._forget_unconsented(handles, purpose)
+
+    def _run(self, graph_input: Any, thread_id: str, handler: ConsentHandler | None) -> Iterator[AgentEvent]:
+        config = self.config(thread_id)
+        while True:
+            # durability="exit": one checkpoint write per run (and at an interrupt), not one per graph step.
+            interrupted = False
+            for chunk in self.graph.stream(graph_input, config, stream_mode="updates", durability="exit"):
+                for node, update in chunk.items():
+                    if node == "__interrupt__":
+                        interrupted = True
+                        continue
+                    yield from events_of(node, update or {}, thread_id)
+            if not interrupted:  # only a pause needs the state (a state read per turn is ~10% of the overhead)
+                return
+            request = self.pending_request(self.graph.get_state(config), thread_id)
+            if request is None:
+                return
+            yield ConsentRequestEvent(thread_id=thread_id, request=request)
+            answer = handler(request) if handler is not None else None
+            if answer is None:
+                return  # the caller answers later with resume()
+            from langgraph.types import Command
+
+            resume = self._record_or_decline(request, answer)
+            yield ConsentAnswerEvent(thread_id=thread_id, answer=resume)
+            graph_input = Command(resume=resume)
+
+    @contextlib.contextmanager
+    def turn(self, thread_id: str) -> Iterator[None]:
+        """Hold the thread's lock for one run; other runs on the same thread wait (other threads do not).
+
+        A run started again on the same thread from inside itself (a consent handler asking on the same thread)
+        would wait for itself: that is refused instead.
+        """
+        me = threading.get_ident()
+        with self._lock:
+            lock = self._thread_locks.setdefault(thread_id, threading.Lock())
+            if self._thread_owners.get(thread_id) == me:
+                raise UserError(f"a turn is already running on thread {thread_id}", thread_id=thread_id)
+        lock.acquire()
+        try:
+            with self._lock:
+                self._thread_owners[thread_id] = me
+            yield
+        finally:
+            with self._lock:
+                self._thread_owners.pop(thread_id, None)
+            lock.release()
+
+    # --- consent --------------------------------------------------------------------------------------------
+
+    def _record_or_decline(self, request: ConsentRequest, answer: ConsentAnswer) -> ConsentReply:
+        """Record the consent; if it cannot be recorded, the run resumes as declined (never stays stuck)."""
+        try:
+            return self._record(request, answer)
+        except FacegateError as exc:
+            return ConsentReply(granted=False, call_id=request.call_id, error=exc.code, message=exc.message)
+
+    def _record(self, request: ConsentRequest, answer: ConsentAnswer) -> ConsentReply:
+        """Record the person's consent (one record per subject) and build the resume value for the graph."""
+        if not answer.granted:
+            return ConsentReply(granted=False, call_id=request.call_id)
+        if not request.missing:
+            raise ConsentRequired("the paused decision names no missing consent to record", call_id=request.call_id)
+        from agent import consent
+
+        by_subject: dict[str, tuple[set[str], set[str]]] = {}
+        for item in request.missing:
+            caps, purposes = by_subject.setdefault(item.subject_id, (set(), set()))
+            caps.add(item.capability.value)
+            purposes.add(item.purpose)
+        ids: list[str] = []
+        actor = self.deps.settings.actor
+        for subject, (caps, purposes) in by_subject.items():
+            notice = answer.notice or (
+                f"{subject} was told that facegate will use {', '.join(sorted(caps))} on their face "
+                f"for {', '.join(sorted(purposes))}, and can withdraw at any time."
+            )
+            record = consent.grant_consent(
+                self.deps.store,
+                self.deps.policy,
+                subject_id=subject,
+                capabilities=sorted(caps),
+                purposes=sorted(purposes),
+                notice=notice,
+                evidence_method=answer.evidence_method,
+                recorded_by=actor,
+                evidence_reference=answer.evidence_reference or f"thread {request.thread_id}",
+                term_days=answer.term_days,
+                actor=actor,
+                now=self.deps.clock(),
+            )
+            ids.append(record.id)
+        return ConsentReply(granted=True, consent_ids=ids, call_id=request.call_id)
+
+    # --- images ---------------------------------------------------------------------------------------------
+
+    def _register(
+        self, images: Sequence[ImageInput], known: Sequence[ImageHandle]
+    ) -> tuple[list[ImageHandle], list[ImageHandle]]:
+        """Load (and hash) each image through the engine, keep its pixels in the vault, and give it a handle.
+
+        Returns every handle of the thread and the ones attached now. The same image with the same subject
+        keeps its handle.
+        """
+        handles = list(known)
+        attached: list[ImageHandle] = []
+        for item in images:
+            loaded = self.deps.engine.load(item.source)
+            self.deps.vault.put(loaded)
+            if item.subject is not None:
+                self.remember(item.subject, loaded.sha256)
+            handle = next((h for h in handles if h.sha256 == loaded.sha256 and h.subject == item.subject), None)
+            if handle is None:
+                handle = ImageHandle(handle=f"img{len(handles) + 1}", sha256=loaded.sha256, subject=item.subject)
+                handles.append(handle)
+            if handle not in attached:
+                attached.append(handle)
+        return handles, attached
+
+    def remember(self, subject_id: str, sha256: str) -> None:
+        """Note that this process holds an image of ``subject_id`` (forgotten on revocation or erasure)."""
+        with self._lock:
+            self._subject_images.setdefault(subject_id, set()).add(sha256)
+
+    def forget_subject(self, subject_id: str) -> int:
+        """Drop the pixels and cached embeddings of the images attached for ``subject_id`` (a cleaner)."""
+        with self._lock:
+            shas = self._subject_images.pop(subject_id, set())
+        return sum(self.deps.forget_image(sha) for sha in sorted(shas))
+
+    def _forget_probes(self, handles: Sequence[ImageHandle]) -> int:
+        """Drop the pixels (vault) and cached embeddings (engine) of every probe image of the thread."""
+        labelled = {h.sha256 for h in handles if h.subject is not None}
+        probes = {h.sha256 for h in handles if h.subject is None} - labelled
+        return sum(self.deps.forget_image(sha) for sha in sorted(probes))
+
+    def _forget_unconsented(self, handles: Sequence[ImageHandle], purpose: str) -> int:
+        """Drop the pixels and embeddings of labelled images whose person holds no active consent (any
+        capability) for the session's purpose: nothing may be done with them, so they are not kept. They can
+        be attached again once a consent is on record."""
+        labelled = [h for h in handles if h.subject is not None]
+        if not labelled:
+            return 0
+        now = self.deps.clock()
+        records = self.deps.store.consents_for_many({h.subject for h in labelled if h.subject})
+        consenting = {r.subject_id for r in records if purpose in r.purposes and r.active_at(now)}
+        keep = {h.sha256 for h in labelled if h.subject in consenting}
+        drop = {h.sha256 for h in labelled} - keep
+        return sum(self.deps.forget_image(sha) for sha in sorted(drop))
+
+
+def check_images(images: Sequence[ImageInput]) -> None:
+    """Reject what must not reach the state or the audit log: non-ImageInput items, malformed subject labels."""
+    for item in images:
+        if not isinstance(item, ImageInput):
+            raise UserError("images must be ImageInput(source=..., subject=...)")
+        if item.subject is not None and not is_subject_id(item.subject):
+            # repr(): control characters and newlines are shown escaped, the message stays one line
+            raise UserError(
+                f"invalid subject label {shown(item.subject)}: {SUBJECT_ID_RULE} (or no subject for a probe)"
+            )
+
+
+def _values(snapshot: StateSnapshot) -> AgentState:
+    """A snapshot's values as the graph's state type (LangGraph hands them over untyped)."""
+    return cast(AgentState, snapshot.values or {})
+
+
+def _decline(request: ConsentRequest) -> ConsentAnswer:
+    """The consent handler of a question nobody will answer any more: declined."""
+    return ConsentAnswer(granted=False)
