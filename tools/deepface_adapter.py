@@ -78,7 +78,8 @@ def deepface(settings: EngineSettings) -> ModuleType:
             from deepface import DeepFace
         except Exception as exc:  # a broken install: missing werkzeug, gdown, ...
             raise ModelUnavailable(f"deepface does not import: {exc}", fix="reinstall with scripts/setup.sh") from exc
-        return DeepFace
+        module: ModuleType = DeepFace  # deepface ships no type information
+        return module
 
 
 def ensure_weights(settings: EngineSettings, *requirements: Requirement) -> None:

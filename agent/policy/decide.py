@@ -63,7 +63,7 @@ def decide(request: PolicyRequest, consents: Sequence[ConsentRecord], policy: Po
         raise ValueError("now must be timezone-aware")
 
     def out(outcome: Outcome, rule_id: str, reason: str, **kw: object) -> Decision:
-        return Decision(outcome=outcome, rule_id=rule_id, reason=reason, policy_hash=policy.hash, **kw)  # type: ignore[arg-type]
+        return Decision(outcome=outcome, rule_id=rule_id, reason=reason, policy_hash=policy.hash, **kw)
 
     cap = request.capability
 
