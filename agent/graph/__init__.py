@@ -10,8 +10,9 @@ Names are resolved lazily so that importing a leaf (``agent.graph.messages``) do
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agent.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from agent.graph.deps import AgentDeps, build_deps  # noqa: F401
@@ -29,10 +30,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agent.graph' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -3,7 +3,7 @@
 A session's purpose is an argument of the caller, never the model's: a thread keeps the purpose it started with,
 and asking with another purpose on an existing thread is a :class:`UserError`. Turns run through a
 :class:`~agent.sdk.runner.TurnRunner`; operator actions (consent, enrollment, subject rights) go straight to the
-services that own them.
+services that own them (:mod:`agent.sdk.operator`).
 """
 
 from __future__ import annotations
@@ -18,22 +18,21 @@ from agent.graph.deps import build_deps, make_checkpointer
 from agent.graph.messages import Turn
 from agent.sdk.events import AgentEvent, fold_reply
 from agent.sdk.models import AgentReply, ConsentAnswer, ConsentHandler, ImageInput
-from agent.sdk.runner import TurnRunner, check_images
+from agent.sdk.operator import OperatorActions
+from agent.sdk.runner import TurnRunner, check_images, iterate_in_thread
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
     from agent.clock import Clock
-    from agent.enrollment import EnrollmentResult
-    from agent.policy import ConsentRecord, Policy
+    from agent.policy import Policy
     from agent.reasoners.base import Reasoner
     from agent.settings import Settings
     from agent.store import AuditEntry, Store
-    from tools.images import ImageSource
     from tools.protocol import FaceEngineProtocol
 
 
-class FaceAgent:
+class FaceAgent(OperatorActions):
     """Consent-gated face analysis behind a conversation.
 
     Args:
@@ -117,75 +116,6 @@ class FaceAgent:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- set-up the operator (not the model) does ------------------------------------------------------
-
-    def grant_consent(
-        self,
-        subject_id: str,
-        *,
-        capabilities: Sequence[str],
-        purposes: Sequence[str],
-        notice: str,
-        evidence_method: str = "signed form",
-        evidence_reference: str | None = None,
-        term_days: int = 365,
-        recorded_by: str | None = None,
-    ) -> ConsentRecord:
-        """Record a person's consent (through :mod:`agent.consent`)."""
-        from agent import consent
-
-        return consent.grant_consent(
-            self.store, self.policy, subject_id=subject_id, capabilities=capabilities, purposes=purposes,
-            notice=notice, evidence_method=evidence_method, recorded_by=recorded_by or self.settings.actor,
-            evidence_reference=evidence_reference, term_days=term_days, actor=self.settings.actor,
-            now=self.deps.clock(),
-        )  # fmt: skip
-
-    def revoke_consent(self, subject_id: str, *, capability: str | None = None) -> list[ConsentRecord]:
-        """Withdraw a person's consent at once (through :mod:`agent.consent`).
-
-        The images attached for the person in this process are forgotten too (pixels and cached embeddings):
-        a conversation that still needs one must attach it again, and is decided again.
-        """
-        from agent import consent
-
-        revoked = consent.revoke_consent(
-            self.store, subject_id=subject_id, actor=self.settings.actor, capability=capability, now=self.deps.clock()
-        )
-        self.runner.forget_subject(subject_id)
-        return revoked
-
-    def export_subject(self, subject_id: str, *, include_templates: bool = False) -> dict[str, Any]:
-        """Everything held about a person (GDPR Art. 15/20), through :func:`agent.subjects.export_subject`."""
-        from agent.subjects import export_subject
-
-        return export_subject(
-            self.store, subject_id, actor=self.settings.actor, include_templates=include_templates,
-            now=self.deps.clock(),
-        )  # fmt: skip
-
-    def erase_subject(self, subject_id: str) -> dict[str, Any]:
-        """Erase a person (GDPR Art. 17): templates, consents, their conversations, and the images and
-        embeddings this process holds for them (through :func:`agent.subjects.erase_subject_everywhere`)."""
-        from agent.subjects import erase_subject_everywhere
-
-        return erase_subject_everywhere(
-            self.store, self.settings, subject_id, actor=self.settings.actor, now=self.deps.clock(),
-            checkpointer=self.checkpointer, cleaners=[self.runner.forget_subject],
-        )  # fmt: skip
-
-    def enroll(self, subject_id: str, image: ImageSource, *, purpose: str) -> EnrollmentResult:
-        """Enroll a consenting person's face template (through :mod:`agent.enrollment`)."""
-        from agent.enrollment import enroll
-
-        result = enroll(
-            self.store, self.engine, self.policy, subject_id=subject_id, image=image, purpose=purpose,
-            actor=self.settings.actor, now=self.deps.clock(),
-        )  # fmt: skip
-        # the enrolment photo is the person's too: erasure and revocation forget what this process holds of it
-        self.runner.remember(subject_id, result.image_sha256)
-        return result
-
     def audit_entries(self, thread_id: str | None = None, **query: Any) -> list[AuditEntry]:
         return self.store.audit.query(session=thread_id, **query)
 
@@ -250,28 +180,8 @@ class FaceAgent:
 
     async def astream(self, text: str, **kwargs: Any) -> AsyncIterator[AgentEvent]:
         """Async twin of :meth:`stream`: events arrive as the worker thread produces them."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[AgentEvent | BaseException | None] = asyncio.Queue()
-
-        def work() -> None:
-            try:
-                for event in self.stream(text, **kwargs):
-                    loop.call_soon_threadsafe(queue.put_nowait, event)
-            except BaseException as exc:  # handed to the consumer, re-raised there
-                loop.call_soon_threadsafe(queue.put_nowait, exc)
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, None)
-
-        task = loop.run_in_executor(None, work)
-        while True:
-            item = await queue.get()
-            if item is None:
-                break
-            if isinstance(item, BaseException):
-                await task
-                raise item
-            yield item
-        await task
+        async for event in iterate_in_thread(lambda: self.stream(text, **kwargs)):
+            yield event
 
     def thread_purpose(self, thread_id: str) -> str | None:
         return self.runner.values(thread_id).get("purpose")

@@ -9,10 +9,11 @@ a run pauses for consent, a consent handler asks the person; the consent is reco
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from agent.errors import ConsentRequired, FacegateError, UserError
 from agent.graph.messages import ImageHandle, Turn
@@ -26,6 +27,8 @@ from agent.sdk.events import (
     events_of,
 )
 from agent.sdk.models import ConsentAnswer, ConsentHandler, ConsentRequest, ImageInput
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -321,6 +324,37 @@ def check_images(images: Sequence[ImageInput]) -> None:
             raise UserError(
                 f"invalid subject label {shown(item.subject)}: {SUBJECT_ID_RULE} (or no subject for a probe)"
             )
+
+
+async def iterate_in_thread(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+    """Run a blocking iterator in a worker thread and yield its items as they come (errors re-raised here)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[T | BaseException | _Done] = asyncio.Queue()
+    done = _Done()
+
+    def work() -> None:
+        try:
+            for item in make():
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            loop.call_soon_threadsafe(queue.put_nowait, exc)
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, done)
+
+    task = loop.run_in_executor(None, work)
+    while True:
+        item = await queue.get()
+        if item is done:
+            break
+        if isinstance(item, BaseException):
+            await task
+            raise item
+        yield cast(T, item)
+    await task
+
+
+class _Done:
+    """The end-of-stream marker of :func:`iterate_in_thread` (None could be an item)."""
 
 
 def _values(snapshot: StateSnapshot) -> AgentState:

@@ -98,7 +98,9 @@ class AuditLog:
         """
         started = time.perf_counter()
 
-        def report(ok: bool, rows: int, head: str, bad: int | None = None, problem: str | None = None):  # type: ignore[no-untyped-def]
+        def report(
+            ok: bool, rows: int, head: str, bad: int | None = None, problem: str | None = None
+        ) -> AuditVerifyReport:
             return AuditVerifyReport(
                 ok=ok,
                 rows=rows,

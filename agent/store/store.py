@@ -81,7 +81,7 @@ def _consent_from_row(row: Sequence[Any]) -> ConsentRecord:
         purposes=frozenset(json.loads(row[3])),
         notice=row[4],
         evidence=_evidence_from_json(evidence) if evidence else None,
-        granted_at=parse_iso(row[6]),  # type: ignore[arg-type]
+        granted_at=datetime.fromisoformat(row[6]),
         expires_at=parse_iso(row[7]),
         revoked_at=parse_iso(row[8]),
         retention_days=row[9],
@@ -94,7 +94,7 @@ _SUBJECT_COLS = "id, created_at, erased_at, reregistered_at"
 def _subject_from_row(row: Sequence[Any]) -> SubjectInfo:
     return SubjectInfo(
         id=row[0],
-        created_at=parse_iso(row[1]),  # type: ignore[arg-type]
+        created_at=datetime.fromisoformat(row[1]),
         erased_at=parse_iso(row[2]),
         reregistered_at=parse_iso(row[3]),
     )

@@ -16,7 +16,7 @@ from agent.clock import iso
 from agent.policy.capabilities import Capability
 from agent.policy.models import ConsentRecord, Decision, ImageRef, PolicyRequest
 from agent.store.audit import AuditLog
-from agent.store.models import AuditEntry, AuditEvent
+from agent.store.models import AuditEntry, AuditEvent, AuditKind
 
 
 def _subjects(names: Iterable[str | None]) -> list[str]:
@@ -26,6 +26,31 @@ def _subjects(names: Iterable[str | None]) -> list[str]:
 def request_subjects(request: PolicyRequest) -> list[str]:
     """Everyone a request concerns: the people pictured, the claimed identity and the looked-up subject."""
     return _subjects([*(i.subject_id for i in request.images), request.claimed_subject, request.subject])
+
+
+def _about(
+    request: PolicyRequest,
+    kind: AuditKind,
+    outcome: str,
+    decision: Decision,
+    ts: datetime | None,
+    summary: dict[str, Any],
+) -> AuditEvent:
+    """A row about a policy request: who asked what, for whom, on which images, under which rule."""
+    return AuditEvent(
+        kind=kind,
+        actor=request.actor,
+        session_id=request.session_id or None,
+        purpose=request.purpose,
+        subjects=request_subjects(request),
+        capability=request.capability.value,
+        outcome=outcome,
+        rule_id=decision.rule_id,
+        policy_hash=decision.policy_hash,
+        input_hashes=[i.sha256 for i in request.images],
+        ts=ts,
+        summary=summary,
+    )
 
 
 class AuditSink(Protocol):
@@ -73,22 +98,7 @@ class AuditWriter:
         if note:
             summary["note"] = note
         summary.update(extra or {})
-        return self.append(
-            AuditEvent(
-                kind="decision",
-                actor=request.actor,
-                session_id=request.session_id or None,
-                purpose=request.purpose,
-                subjects=request_subjects(request),
-                capability=request.capability.value,
-                outcome=decision.outcome,
-                rule_id=decision.rule_id,
-                policy_hash=decision.policy_hash,
-                input_hashes=[i.sha256 for i in request.images],
-                ts=ts,
-                summary=summary,
-            )
-        )
+        return self.append(_about(request, "decision", decision.outcome, decision, ts, summary))
 
     def refusal(
         self,
@@ -144,22 +154,8 @@ class AuditWriter:
         body.update(summary or {})
         if error_code is not None:
             body["error"] = error_code
-        return self.append(
-            AuditEvent(
-                kind="tool_run",
-                actor=request.actor,
-                session_id=request.session_id or None,
-                purpose=request.purpose,
-                subjects=request_subjects(request),
-                capability=request.capability.value,
-                outcome="ok" if error_code is None else f"error:{error_code}",
-                rule_id=decision.rule_id,
-                policy_hash=decision.policy_hash,
-                input_hashes=[i.sha256 for i in request.images],
-                ts=ts,
-                summary=body,
-            )
-        )
+        outcome = "ok" if error_code is None else f"error:{error_code}"
+        return self.append(_about(request, "tool_run", outcome, decision, ts, body))
 
     # --- sessions ----------------------------------------------------------------------------------------
 
