@@ -20,7 +20,10 @@ PACKAGES = ("tools", "agent", "evals")
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("tools", ("tools",)),  # the ground floor: images, face engine, weights; knows nothing of agents
     # what every agent layer shares: one error hierarchy, one clock, one settings object, logging, the image vault
-    ("agent-base", ("agent.errors", "agent.clock", "agent.settings", "agent.logging", "agent.images_vault", "agent.lazy")),
+    (
+        "agent-base",
+        ("agent.errors", "agent.clock", "agent.settings", "agent.logging", "agent.images_vault", "agent.lazy"),
+    ),
     ("policy", ("agent.policy",)),  # pure: rules, catalogues, decide(); no store, no engine
     ("store", ("agent.store", "agent.consent", "agent.subjects", "agent.enrollment")),
     ("messages", ("agent.graph.messages",)),  # what reasoners and the graph share; imports nothing of the graph

@@ -205,3 +205,18 @@ def test_a_new_answer_guard_is_one_object_in_the_list(agent: FaceAgent) -> None:
     assert (decision.tool, decision.outcome, decision.rule_id) == ("answer_guard", "deny", "test.codeword")
     (row,) = agent.audit_entries(reply.thread_id)
     assert row.summary["guard"] == "no_codewords" and "swordfish" not in json.dumps(row.summary)
+
+
+def test_a_thread_saved_with_untyped_state_is_refused_clearly_and_left_alone(agent: FaceAgent) -> None:
+    """Checkpoints written before typed state hold plain dicts: such a thread gets a one-line UserError, not a
+    crash in a node, and its saved state is not touched."""
+    from agent.errors import UserError
+
+    config = agent.runner.config("old-thread")
+    legacy = {"purpose": "mfa", "session_id": "old-thread", "images": [{"handle": "img1", "sha256": "a" * 64}],
+              "transcript": [{"role": "user", "text": "hi"}], "pending": []}  # fmt: skip
+    agent.graph.update_state(config, legacy, as_node="reason")
+    before = agent.graph.get_state(config).values
+    with pytest.raises(UserError, match="earlier facegate version"):
+        agent.ask("hello again", purpose="mfa", thread_id="old-thread")
+    assert agent.graph.get_state(config).values == before

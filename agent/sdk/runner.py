@@ -96,6 +96,7 @@ class TurnRunner:
         with self._lock:
             snapshot = self.graph.get_state(config)
             values = _values(snapshot)
+            _require_typed(values, thread_id)
             if values.get("purpose") not in (None, purpose):
                 raise UserError(
                     f"thread {thread_id} was started for purpose {values.get('purpose')!r}; a conversation keeps "
@@ -139,6 +140,7 @@ class TurnRunner:
     def resume(self, thread_id: str, answer: ConsentAnswer, handler: ConsentHandler | None) -> Iterator[AgentEvent]:
         """Answer the consent question ``thread_id`` is paused on and finish the turn (caller holds :meth:`turn`)."""
         snapshot = self.graph.get_state(self.config(thread_id))
+        _require_typed(_values(snapshot), thread_id)
         request = self.pending_request(snapshot, thread_id)
         if request is None:
             raise UserError(f"thread {thread_id} is not waiting for consent", thread_id=thread_id)
@@ -355,6 +357,18 @@ async def iterate_in_thread(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]
 
 class _Done:
     """The end-of-stream marker of :func:`iterate_in_thread` (None could be an item)."""
+
+
+def _require_typed(values: AgentState, thread_id: str) -> None:
+    """Refuse, with a clear error, a thread saved by a facegate whose state held plain dicts (before typed state):
+    it cannot be continued, and nothing of it is changed (its audit rows and checkpoints stay as they are)."""
+    saved: list[object] = [*values.get("images", []), *values.get("transcript", []), *values.get("pending", [])]
+    if any(isinstance(item, dict) for item in saved):
+        raise UserError(
+            f"thread {thread_id} was saved by an earlier facegate version and cannot be continued; "
+            "start a new thread (its audit rows are kept)",
+            thread_id=thread_id,
+        )
 
 
 def _values(snapshot: StateSnapshot) -> AgentState:
