@@ -38,8 +38,12 @@ def engine(settings: Settings) -> FakeFaceEngine:
 
 @pytest.fixture
 def agent(settings: Settings, engine: FakeFaceEngine) -> Iterator[FaceAgent]:
-    with FaceAgent(settings, engine=engine, reasoner=ScriptedReasoner(), checkpointer="memory") as a:
-        yield a
+    """An in-memory agent whose reasoner replays what each test enqueues (``agent.deps.reasoner``)."""
+    agent = FaceAgent.for_eval(settings, engine=engine, reasoner=ScriptedReasoner())
+    try:
+        yield agent
+    finally:
+        agent.close()
 
 
 def consent(agent: FaceAgent, subject: str, caps: list[str], purposes: list[str]) -> None:
