@@ -27,19 +27,15 @@ ROOT = Path(__file__).parents[1]
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path, reasoner="offline", actor="tester")
+def engine(tmp_path: Path) -> FakeFaceEngine:
+    """The fake engine, over this test's settings (``engine.settings``: a fresh home, the offline reasoner)."""
+    return FakeFaceEngine(Settings(home=tmp_path, reasoner="offline", actor="tester"))
 
 
 @pytest.fixture
-def engine(settings: Settings) -> FakeFaceEngine:
-    return FakeFaceEngine(settings)
-
-
-@pytest.fixture
-def agent(settings: Settings, engine: FakeFaceEngine) -> Iterator[FaceAgent]:
+def agent(engine: FakeFaceEngine) -> Iterator[FaceAgent]:
     """An in-memory agent whose reasoner replays what each test enqueues (``agent.deps.reasoner``)."""
-    agent = FaceAgent.for_eval(settings, engine=engine, reasoner=ScriptedReasoner())
+    agent = FaceAgent.for_eval(engine.settings, engine=engine, reasoner=ScriptedReasoner())  # type: ignore[arg-type]
     try:
         yield agent
     finally:
@@ -117,14 +113,13 @@ READ_BACK = textwrap.dedent(
 
 
 @pytest.mark.parametrize("strict", [False, True])
-def test_another_process_reads_the_checkpoints_back_as_typed_models(
-    settings: Settings, engine: FakeFaceEngine, strict: bool
-) -> None:
+def test_another_process_reads_the_checkpoints_back_as_typed_models(engine: FakeFaceEngine, strict: bool) -> None:
     """Written by this process, read by a fresh one, with LangGraph's strict msgpack mode or without: the same
     models, no warning about unregistered or blocked types, and no pickle in the checkpoint table."""
     import os
     import sqlite3
 
+    settings: Settings = engine.settings  # type: ignore[assignment]
     reasoner = ScriptedReasoner(call("verify_faces", image_a="img1", image_b="img2"), say("same"),
                                 call("analyze_expression", image="img1"), say("waiting"))  # fmt: skip
     with FaceAgent(settings, engine=engine, reasoner=reasoner) as agent:  # SQLite checkpointer
