@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from agent.errors import UnknownPurpose
@@ -19,7 +19,7 @@ from agent.graph.messages import Turn
 from agent.sdk.events import AgentEvent, fold_reply
 from agent.sdk.models import AgentReply, ConsentAnswer, ConsentHandler, ImageInput
 from agent.sdk.operator import OperatorActions
-from agent.sdk.runner import TurnRunner, check_images, iterate_in_thread
+from agent.sdk.runner import TurnEnd, TurnRunner, check_images, iterate_in_thread
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -132,17 +132,16 @@ class FaceAgent(OperatorActions):
         consent_handler: ConsentHandler | None = None,
     ) -> AgentReply:
         """One turn: the answer, every tool outcome and decision (with rule ids) and the audit ids."""
-        events = self.stream(
-            text, purpose=purpose, images=images, thread_id=thread_id, human_present=human_present,
-            consent_handler=consent_handler,
-        )  # fmt: skip
-        return self._reply(list(events))
+        end = TurnEnd()
+        events = self._start(text, purpose, images, thread_id, human_present, consent_handler, end)
+        return self._reply(list(events), end)
 
     def resume(
         self, thread_id: str, answer: ConsentAnswer, *, consent_handler: ConsentHandler | None = None
     ) -> AgentReply:
         """Answer a run paused for consent (status ``awaiting_consent``) and finish the turn."""
-        return self._reply(list(self.stream_resume(thread_id, answer, consent_handler=consent_handler)))
+        end = TurnEnd()
+        return self._reply(list(self._resume(thread_id, answer, consent_handler, end)), end)
 
     def stream(
         self,
@@ -155,24 +154,48 @@ class FaceAgent(OperatorActions):
         consent_handler: ConsentHandler | None = None,
     ) -> Iterator[AgentEvent]:
         """Like :meth:`ask`, yielding events as they happen; the last one is the answer (or a consent request)."""
-        if purpose not in self.policy.purposes:
-            known = ", ".join(sorted(self.policy.purposes))
-            raise UnknownPurpose(f"unknown purpose {purpose!r} (known: {known})", purpose=purpose)
-        check_images(images)
-        thread_id = thread_id or uuid.uuid4().hex
-        present = self.human_present if human_present is None else human_present
-        with self.runner.turn(thread_id):
-            yield from self.runner.start(
-                text, purpose=purpose, images=images, thread_id=thread_id, human_present=present,
-                handler=consent_handler or self.consent_handler,
-            )  # fmt: skip
+        yield from self._start(text, purpose, images, thread_id, human_present, consent_handler, None)
 
     def stream_resume(
         self, thread_id: str, answer: ConsentAnswer, *, consent_handler: ConsentHandler | None = None
     ) -> Iterator[AgentEvent]:
         """Resume a run paused for consent with a person's answer; yields the rest of the turn's events."""
+        yield from self._resume(thread_id, answer, consent_handler, None)
+
+    def _start(
+        self,
+        text: str,
+        purpose: str,
+        images: Sequence[ImageInput],
+        thread_id: str | None,
+        human_present: bool | None,
+        handler: ConsentHandler | None,
+        end: TurnEnd | None,
+    ) -> Iterator[AgentEvent]:
+        if purpose not in self.policy.purposes:
+            known = ", ".join(sorted(self.policy.purposes))
+            raise UnknownPurpose(f"unknown purpose {purpose!r} (known: {known})", purpose=purpose)
+        check_images(images)
+        thread = thread_id or uuid.uuid4().hex
+        present = self.human_present if human_present is None else human_present
+        return self._locked(
+            thread,
+            lambda: self.runner.start(
+                text, purpose=purpose, images=images, thread_id=thread, human_present=present,
+                handler=handler or self.consent_handler, end=end,
+            ),
+        )  # fmt: skip
+
+    def _resume(
+        self, thread_id: str, answer: ConsentAnswer, handler: ConsentHandler | None, end: TurnEnd | None
+    ) -> Iterator[AgentEvent]:
+        return self._locked(
+            thread_id, lambda: self.runner.resume(thread_id, answer, handler or self.consent_handler, end)
+        )
+
+    def _locked(self, thread_id: str, run: Callable[[], Iterator[AgentEvent]]) -> Iterator[AgentEvent]:
         with self.runner.turn(thread_id):
-            yield from self.runner.resume(thread_id, answer, consent_handler or self.consent_handler)
+            yield from run()
 
     async def aask(self, text: str, **kwargs: Any) -> AgentReply:
         """Async twin of :meth:`ask` (the graph runs in a worker thread)."""
@@ -192,13 +215,13 @@ class FaceAgent(OperatorActions):
     def _config(self, thread_id: str) -> Any:  # kept for callers that read the graph state directly
         return self.runner.config(thread_id)
 
-    def _reply(self, events: list[AgentEvent]) -> AgentReply:
+    def _reply(self, events: list[AgentEvent], end: TurnEnd | None = None) -> AgentReply:
         if not events:
             from agent.errors import UserError
 
             raise UserError("the run produced nothing")
         thread_id = events[0].thread_id
-        values = self.runner.values(thread_id)
+        values = end.values if end is not None and end.values is not None else self.runner.values(thread_id)
         return fold_reply(
             events, thread_id=thread_id, purpose=values.get("purpose", ""), images=values.get("images", [])
         )

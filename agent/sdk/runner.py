@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from agent.errors import ConsentRequired, FacegateError, UserError
@@ -36,6 +37,13 @@ if TYPE_CHECKING:
     from langgraph.types import StateSnapshot
 
     from agent.graph.deps import AgentDeps
+
+
+@dataclass
+class TurnEnd:
+    """Where a run leaves the state it ended in (so that a reply needs no second state read)."""
+
+    values: AgentState | None = None
 
 
 class TurnRunner:
@@ -90,8 +98,9 @@ class TurnRunner:
         thread_id: str,
         human_present: bool,
         handler: ConsentHandler | None,
+        end: TurnEnd | None = None,
     ) -> Iterator[AgentEvent]:
-        """One turn on ``thread_id`` (the caller holds :meth:`turn`)."""
+        """One turn on ``thread_id`` (the caller holds :meth:`turn`). ``end`` receives the state it ends in."""
         config = self.config(thread_id)
         with self._lock:
             snapshot = self.graph.get_state(config)
@@ -135,9 +144,11 @@ class TurnRunner:
                 start["shared"] = []
         audit_id = entry.audit_id if entry is not None else None
         yield UserEvent(thread_id=thread_id, text=text, images=attached, audit_id=audit_id)
-        yield from self.drive(start, thread_id, purpose, handler)
+        yield from self.drive(start, thread_id, purpose, handler, end)
 
-    def resume(self, thread_id: str, answer: ConsentAnswer, handler: ConsentHandler | None) -> Iterator[AgentEvent]:
+    def resume(
+        self, thread_id: str, answer: ConsentAnswer, handler: ConsentHandler | None, end: TurnEnd | None = None
+    ) -> Iterator[AgentEvent]:
         """Answer the consent question ``thread_id`` is paused on and finish the turn (caller holds :meth:`turn`)."""
         snapshot = self.graph.get_state(self.config(thread_id))
         _require_typed(_values(snapshot), thread_id)
@@ -149,17 +160,25 @@ class TurnRunner:
         resume = self._record_or_decline(request, answer)
         yield ConsentAnswerEvent(thread_id=thread_id, answer=resume)
         purpose = str(_values(snapshot).get("purpose"))
-        yield from self.drive(Command(resume=resume), thread_id, purpose, handler)
+        yield from self.drive(Command(resume=resume), thread_id, purpose, handler, end)
 
     def drive(
-        self, graph_input: Any, thread_id: str, purpose: str, handler: ConsentHandler | None
+        self,
+        graph_input: Any,
+        thread_id: str,
+        purpose: str,
+        handler: ConsentHandler | None,
+        end: TurnEnd | None = None,
     ) -> Iterator[AgentEvent]:
         try:
             yield from self._run(graph_input, thread_id, handler)
         finally:
             # The turn is over (finished, denied, or failed): probe pixels do not outlive it. A run paused for
-            # consent keeps them, since the call waiting for the answer needs them. One state read serves all.
+            # consent keeps them, since the call waiting for the answer needs them. One state read serves all
+            # (the reply too: reading the state again costs a checkpoint load).
             snapshot = self.graph.get_state(self.config(thread_id))
+            if end is not None:
+                end.values = _values(snapshot)
             if not (snapshot.next and self.pending_request(snapshot, thread_id) is not None):
                 handles = _values(snapshot).get("images", [])
                 self._forget_probes(handles)
