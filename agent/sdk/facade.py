@@ -19,7 +19,8 @@ from agent.graph.messages import Turn
 from agent.sdk.events import AgentEvent, fold_reply
 from agent.sdk.models import AgentReply, ConsentAnswer, ConsentHandler, ImageInput
 from agent.sdk.operator import OperatorActions
-from agent.sdk.runner import TurnEnd, TurnRunner, check_images, iterate_in_thread
+from agent.sdk.retention import check_images
+from agent.sdk.runner import TurnEnd, TurnRunner, iterate_in_thread
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver

@@ -65,7 +65,7 @@ class OperatorActions:
             capability=capability,
             now=self.deps.clock(),
         )
-        self.runner.forget_subject(subject_id)
+        self.runner.images.forget_subject(subject_id)
         return revoked
 
     def export_subject(self, subject_id: str, *, include_templates: bool = False) -> dict[str, Any]:
@@ -84,7 +84,7 @@ class OperatorActions:
 
         return erase_subject_everywhere(
             self.deps.store, self.settings, subject_id, actor=self.settings.actor, now=self.deps.clock(),
-            checkpointer=self.checkpointer, cleaners=[self.runner.forget_subject],
+            checkpointer=self.checkpointer, cleaners=[self.runner.images.forget_subject],
         )  # fmt: skip
 
     def enroll(self, subject_id: str, image: ImageSource, *, purpose: str) -> EnrollmentResult:
@@ -96,5 +96,5 @@ class OperatorActions:
             actor=self.settings.actor, now=self.deps.clock(),
         )  # fmt: skip
         # the enrolment photo is the person's too: erasure and revocation forget what this process holds of it
-        self.runner.remember(subject_id, result.image_sha256)
+        self.runner.images.remember(subject_id, result.image_sha256)
         return result

@@ -1,10 +1,9 @@
 """Running turns on the graph: starting and resuming them, one at a time per thread, and what images outlive them.
 
-A session's purpose is its caller's: a thread keeps the purpose it started with. Images are loaded through the
-engine (which hashes them), their pixels kept in the in-process vault, and only handles enter the state. A
-probe's pixels do not outlive its turn, nor do those of people without consent for the session's purpose. When
-a run pauses for consent, a consent handler asks the person; the consent is recorded here through
-:mod:`agent.consent` (never by the model) and the run resumes.
+A session's purpose is its caller's: a thread keeps the purpose it started with. Only image handles enter the
+state (:mod:`agent.sdk.retention` keeps the pixels and decides how long). When a run pauses for consent, a
+consent handler asks the person; the consent is recorded here through :mod:`agent.consent` (never by the model)
+and the run resumes.
 """
 
 from __future__ import annotations
@@ -17,9 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from agent.errors import ConsentRequired, FacegateError, UserError
-from agent.graph.messages import ImageHandle, Turn
+from agent.graph.messages import Turn
 from agent.graph.state import AgentState, ConsentQuestion, ConsentReply
-from agent.policy.subject_id import SUBJECT_ID_RULE, is_subject_id, shown
 from agent.sdk.events import (
     AgentEvent,
     ConsentAnswerEvent,
@@ -28,6 +26,7 @@ from agent.sdk.events import (
     events_of,
 )
 from agent.sdk.models import ConsentAnswer, ConsentHandler, ConsentRequest, ImageInput
+from agent.sdk.retention import ImageRetention
 
 T = TypeVar("T")
 
@@ -57,8 +56,7 @@ class TurnRunner:
         # later write would drop the other's history. Held for a whole run (see turn()).
         self._thread_locks: dict[str, threading.Lock] = {}
         self._thread_owners: dict[str, int] = {}
-        # subject label -> sha256 of the images attached for them in this process (to forget on revocation/erasure)
-        self._subject_images: dict[str, set[str]] = {}
+        self.images = ImageRetention(deps)
 
     # --- state ----------------------------------------------------------------------------------------------
 
@@ -124,7 +122,7 @@ class TurnRunner:
             yield from self.drive(Command(resume=resume), thread_id, purpose, _decline)
             values = self.values(thread_id)  # declining the pending question changed the state
         with self._lock:
-            handles, attached = self._register(images, values.get("images", []))
+            handles, attached = self.images.register(images, values.get("images", []))
             entry = self.deps.audit.images_attached(
                 actor=self.deps.settings.actor, session_id=thread_id, purpose=purpose, images=[h.ref for h in attached]
             )
@@ -181,8 +179,8 @@ class TurnRunner:
                 end.values = _values(snapshot)
             if not (snapshot.next and self.pending_request(snapshot, thread_id) is not None):
                 handles = _values(snapshot).get("images", [])
-                self._forget_probes(handles)
-                self._forget_unconsented(handles, purpose)
+                self.images.forget_probes(handles)
+                self.images.forget_unconsented(handles, purpose)
 
     def _run(self, graph_input: Any, thread_id: str, handler: ConsentHandler | None) -> Iterator[AgentEvent]:
         config = self.config(thread_id)
@@ -277,74 +275,6 @@ class TurnRunner:
             )
             ids.append(record.id)
         return ConsentReply(granted=True, consent_ids=ids, call_id=request.call_id)
-
-    # --- images ---------------------------------------------------------------------------------------------
-
-    def _register(
-        self, images: Sequence[ImageInput], known: Sequence[ImageHandle]
-    ) -> tuple[list[ImageHandle], list[ImageHandle]]:
-        """Load (and hash) each image through the engine, keep its pixels in the vault, and give it a handle.
-
-        Returns every handle of the thread and the ones attached now. The same image with the same subject
-        keeps its handle.
-        """
-        handles = list(known)
-        attached: list[ImageHandle] = []
-        for item in images:
-            loaded = self.deps.engine.load(item.source)
-            self.deps.vault.put(loaded)
-            if item.subject is not None:
-                self.remember(item.subject, loaded.sha256)
-            handle = next((h for h in handles if h.sha256 == loaded.sha256 and h.subject == item.subject), None)
-            if handle is None:
-                handle = ImageHandle(handle=f"img{len(handles) + 1}", sha256=loaded.sha256, subject=item.subject)
-                handles.append(handle)
-            if handle not in attached:
-                attached.append(handle)
-        return handles, attached
-
-    def remember(self, subject_id: str, sha256: str) -> None:
-        """Note that this process holds an image of ``subject_id`` (forgotten on revocation or erasure)."""
-        with self._lock:
-            self._subject_images.setdefault(subject_id, set()).add(sha256)
-
-    def forget_subject(self, subject_id: str) -> int:
-        """Drop the pixels and cached embeddings of the images attached for ``subject_id`` (a cleaner)."""
-        with self._lock:
-            shas = self._subject_images.pop(subject_id, set())
-        return sum(self.deps.forget_image(sha) for sha in sorted(shas))
-
-    def _forget_probes(self, handles: Sequence[ImageHandle]) -> int:
-        """Drop the pixels (vault) and cached embeddings (engine) of every probe image of the thread."""
-        labelled = {h.sha256 for h in handles if h.subject is not None}
-        probes = {h.sha256 for h in handles if h.subject is None} - labelled
-        return sum(self.deps.forget_image(sha) for sha in sorted(probes))
-
-    def _forget_unconsented(self, handles: Sequence[ImageHandle], purpose: str) -> int:
-        """Drop the pixels and embeddings of labelled images whose person holds no active consent (any
-        capability) for the session's purpose: nothing may be done with them, so they are not kept. They can
-        be attached again once a consent is on record."""
-        labelled = [h for h in handles if h.subject is not None]
-        if not labelled:
-            return 0
-        now = self.deps.clock()
-        records = self.deps.store.consents_for_many({h.subject for h in labelled if h.subject})
-        consenting = {r.subject_id for r in records if purpose in r.purposes and r.active_at(now)}
-        keep = {h.sha256 for h in labelled if h.subject in consenting}
-        drop = {h.sha256 for h in labelled} - keep
-        return sum(self.deps.forget_image(sha) for sha in sorted(drop))
-
-
-def check_images(images: Sequence[ImageInput]) -> None:
-    """Reject what must not reach the state or the audit log: non-ImageInput items, malformed subject labels."""
-    for item in images:
-        if not isinstance(item, ImageInput):
-            raise UserError("images must be ImageInput(source=..., subject=...)")
-        if item.subject is not None and not is_subject_id(item.subject):
-            # repr(): control characters and newlines are shown escaped, the message stays one line
-            raise UserError(
-                f"invalid subject label {shown(item.subject)}: {SUBJECT_ID_RULE} (or no subject for a probe)"
-            )
 
 
 async def iterate_in_thread(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
