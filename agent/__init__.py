@@ -6,7 +6,9 @@ heavier parts nor the face engine; DeepFace is only ever imported on first face-
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agent.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from agent.sdk import (  # noqa: F401
@@ -14,6 +16,7 @@ if TYPE_CHECKING:
         AgentReply,
         ConsentAnswer,
         ConsentRequest,
+        DecisionRecord,
         FaceAgent,
         ImageInput,
     )
@@ -26,18 +29,11 @@ _LAZY = {
     "AgentEvent": "agent.sdk",
     "ConsentAnswer": "agent.sdk",
     "ConsentRequest": "agent.sdk",
+    "DecisionRecord": "agent.sdk",
     "Settings": "agent.settings",
 }
 
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agent' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -22,12 +22,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from agent.errors import UnknownPurpose, UserError
 from agent.policy import ImageRef, Policy, PolicyRequest, decide
 from agent.policy.models import ConsentRecord, Decision
 from agent.store import Store
 from agent.store.db import utcnow
 from agent.store.models import check_subject_id
-from tools.errors import UnknownPurpose, UserError
 from tools.provenance.models import LIVENESS_LABEL, ProvenanceReport
 
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
+from agent.clock import utcnow
+from agent.errors import InvalidConsent, UnknownPurpose
+from agent.policy import Capability
+from agent.policy.consent_view import ConsentStatus, consent_status, records_for_purpose, view_consent
 from agent.policy.models import ConsentRecord, Evidence, Policy
 from agent.store import ConsentGrant, Store
-from agent.store.db import iso, utcnow
-from tools.errors import InvalidConsent, UnknownPurpose
-from tools.specs import Capability
-
-ConsentStatus = Literal["active", "revoked", "expired", "incomplete", "pending"]
 
 
 def grant_consent(
@@ -104,40 +103,21 @@ def revoke_consent(
     )
 
 
-def records_for_purpose(records: Iterable[ConsentRecord], purpose: str | None) -> list[ConsentRecord]:
-    """The records covering ``purpose``: what a consent lookup under the ``limit_to_purpose`` obligation may
-    show (None: no limit)."""
-    return [r for r in records if purpose is None or purpose in r.purposes]
-
-
-def consent_status(record: ConsentRecord, now: datetime) -> ConsentStatus:
-    if record.revoked_by(now):
-        return "revoked"
-    if not record.complete:
-        return "incomplete"
-    if record.expired_by(now):
-        return "expired"
-    if record.granted_at > now:
-        return "pending"
-    return "active"
-
-
 def describe_consent(record: ConsentRecord, now: datetime) -> dict[str, Any]:
-    """A JSON-safe view of a record with its status at ``now``."""
-    return {
-        "id": record.id,
-        "subject_id": record.subject_id,
-        "status": consent_status(record, now),
-        "capabilities": sorted(c.value for c in record.capabilities),
-        "purposes": sorted(record.purposes),
-        "notice": record.notice,
-        "evidence": record.evidence.model_dump() if record.evidence else None,
-        "granted_at": iso(record.granted_at),
-        "expires_at": iso(record.expires_at) if record.expires_at else None,
-        "revoked_at": iso(record.revoked_at) if record.revoked_at else None,
-        "retention_days": record.retention_days,
-    }
+    """A JSON-safe view of a record with its status at ``now`` (:func:`agent.policy.consent_view.view_consent`)."""
+    return view_consent(record, now).model_dump(mode="json")
 
 
 def describe_consents(records: Sequence[ConsentRecord], now: datetime) -> list[dict[str, Any]]:
     return [describe_consent(r, now) for r in records]
+
+
+__all__ = [
+    "ConsentStatus",
+    "consent_status",
+    "describe_consent",
+    "describe_consents",
+    "grant_consent",
+    "records_for_purpose",
+    "revoke_consent",
+]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 import prompts
+from tools.results import VerificationResult
 
 if TYPE_CHECKING:
     from agent.sdk import AgentReply, ConsentAnswer, ConsentRequest
@@ -69,8 +70,8 @@ def _decided(replies: list[AgentReply], tool: str, outcome: str, rule: str | Non
 def _verified(replies: list[AgentReply]) -> bool | None:
     for r in replies:
         for o in r.tool_outcomes:
-            if o.tool == "verify_identity" and o.status == "ok" and o.result is not None:
-                return bool(o.result.get("verified"))
+            if o.tool == "verify_identity" and o.status == "ok" and isinstance(o.result, VerificationResult):
+                return o.result.verified
     return None
 
 
@@ -164,7 +165,7 @@ def _run(base: Settings, home: Path, photos: Path | None, out: Callable[[str], N
         out(text.strip())
 
     def consent_by_participant(request: ConsentRequest) -> ConsentAnswer:
-        who = ", ".join(m["subject_id"] for m in request.missing)
+        who = ", ".join(m.subject_id for m in request.missing)
         out(f"  [operator] asks {who}: may facegate estimate your facial expressions for {request.purpose}? ... yes")
         return ConsentAnswer(
             granted=True,

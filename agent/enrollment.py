@@ -7,41 +7,19 @@ retention period and the consent's term; ``facegate retention sweep`` deletes wh
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from agent.policy import ENROLL_TOOL, ImageRef, Policy, PolicyRequest, decide
+from agent.clock import utcnow
+from agent.errors import ConsentRequired, FacegateError, PolicyDenied
+from agent.policy import ENROLL_TOOL, Capability, ImageRef, Policy, PolicyRequest, decide
 from agent.policy.models import Decision
 from agent.store import Store
-from agent.store.db import utcnow
-from agent.store.models import AuditEvent
-from tools.errors import ConsentRequired, FacegateError, PolicyDenied
-from tools.specs import Capability
+from tools.protocol import FaceEngineProtocol
 
-
-class _Loaded(Protocol):
-    sha256: str
-
-
-class _Embedding(Protocol):
-    @property
-    def vector(self) -> tuple[float, ...]: ...
-    @property
-    def model(self) -> str: ...
-    @property
-    def detector(self) -> str: ...
-    @property
-    def image_sha256(self) -> str: ...
-    @property
-    def faces_in_image(self) -> int: ...
-
-
-class EmbeddingEngine(Protocol):
-    """What enrollment needs of :class:`tools.engine.FaceEngine`."""
-
-    def load(self, source): ...  # type: ignore[no-untyped-def]
-    def embed(self, source, *, require_single_face: bool | None = None): ...  # type: ignore[no-untyped-def]
+if TYPE_CHECKING:
+    from tools.images import ImageSource
 
 
 class EnrollmentResult(BaseModel):
@@ -70,11 +48,11 @@ def raise_for_decision(decision: Decision) -> None:
 
 def enroll(
     store: Store,
-    engine: EmbeddingEngine,
+    engine: FaceEngineProtocol,
     policy: Policy,
     *,
     subject_id: str,
-    image: object,
+    image: ImageSource,
     purpose: str,
     actor: str,
     session_id: str | None = None,
@@ -99,28 +77,13 @@ def enroll(
     )
     consents = store.consents_for(subject_id)
     decision = decide(request, consents, policy, now)
-    store.record_decision(request, decision, now=now)
+    store.writer.decision(request, decision, ts=now)
     raise_for_decision(decision)
 
     try:
         embedding = engine.embed(loaded, require_single_face=True)
     except FacegateError as exc:
-        store.audit.append(
-            AuditEvent(
-                kind="tool_run",
-                actor=actor,
-                session_id=session_id,
-                purpose=purpose,
-                subjects=[subject_id],
-                capability=Capability.ENROLLMENT.value,
-                outcome=f"error:{exc.code}",
-                rule_id=decision.rule_id,
-                policy_hash=decision.policy_hash,
-                input_hashes=[loaded.sha256],
-                ts=now,
-                summary={"tool": ENROLL_TOOL, "error": exc.code},
-            )
-        )
+        store.writer.tool_run(request, decision, error_code=exc.code, ts=now)
         raise
 
     by_id = {c.id: c for c in consents}
@@ -148,10 +111,8 @@ def enroll(
         audit_summary={"faces_in_image": embedding.faces_in_image, "policy_hash": policy.hash},
     )
     # The template is the stored form; the engine's cached embedding of the photo would be a second copy that
-    # outlives an erasure or a revocation. Optional on the protocol: an engine without a cache has no forget.
-    forget = getattr(engine, "forget", None)
-    if callable(forget):
-        forget(loaded.sha256)
+    # outlives an erasure or a revocation.
+    engine.forget(loaded.sha256)
     return EnrollmentResult(
         subject_id=subject_id,
         purpose=purpose,

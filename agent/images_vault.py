@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from tools.errors import NotFoundError
+from agent.errors import NotFoundError
 
 if TYPE_CHECKING:
     from tools.images import LoadedImage

@@ -8,13 +8,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.clock import iso, utcnow
 from agent.consent import describe_consents
+from agent.errors import StoreError
 from agent.store import Store
-from agent.store.db import iso, utcnow
-from agent.store.models import AuditEntry, AuditEvent, Template
-from tools.errors import StoreError
+from agent.store.models import AuditEntry, Template
 
 if TYPE_CHECKING:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
     from agent.settings import Settings
 
 # A cleaner deletes cached data about a subject held outside the store (e.g. an image vault) and returns how
@@ -46,7 +48,9 @@ def _threads_in(entries: Sequence[AuditEntry]) -> list[dict[str, Any]]:
     return list(threads.values())
 
 
-def delete_threads(thread_ids: Sequence[str], *, checkpointer: Any = None, path: Path | None = None) -> int:
+def delete_threads(
+    thread_ids: Sequence[str], *, checkpointer: BaseCheckpointSaver[Any] | None = None, path: Path | None = None
+) -> int:
     """Delete these conversation threads from the LangGraph checkpoints; returns how many held anything.
 
     Args:
@@ -74,7 +78,15 @@ def delete_threads(thread_ids: Sequence[str], *, checkpointer: Any = None, path:
         conn.execute("PRAGMA busy_timeout=10000")
         # Overwrite what is deleted, so a conversation does not survive in the file's free pages.
         conn.execute("PRAGMA secure_delete=ON")
-        deleted = _delete_with(SqliteSaver(conn), thread_ids)
+        saver = SqliteSaver(conn)
+        saver.setup()
+
+        def held(thread_id: str) -> bool:
+            # asked in SQL: reading the checkpoint back would need the graph's types (and this module is below it)
+            row = conn.execute("SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1", (thread_id,)).fetchone()
+            return row is not None
+
+        deleted = _delete_with(saver, thread_ids, held)
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return deleted
     except sqlite3.Error as exc:
@@ -83,16 +95,23 @@ def delete_threads(thread_ids: Sequence[str], *, checkpointer: Any = None, path:
         conn.close()
 
 
-def _delete_with(saver: Any, thread_ids: Sequence[str]) -> int:
+def _delete_with(
+    saver: BaseCheckpointSaver[Any], thread_ids: Sequence[str], held: Callable[[str], bool] | None = None
+) -> int:
     deleted = 0
     for thread_id in thread_ids:
-        held = saver.get_tuple({"configurable": {"thread_id": thread_id}}) is not None
+        if held is not None:
+            holds = held(thread_id)
+        else:
+            holds = saver.get_tuple({"configurable": {"thread_id": thread_id}}) is not None
         saver.delete_thread(thread_id)
-        deleted += held
+        deleted += holds
     return deleted
 
 
-def thread_cleaner(store: Store, settings: Settings, *, checkpointer: Any = None) -> Cleaner:
+def thread_cleaner(
+    store: Store, settings: Settings, *, checkpointer: BaseCheckpointSaver[Any] | None = None
+) -> Cleaner:
     """A :data:`Cleaner` that deletes every conversation thread involving the subject (GDPR Art. 17): the
     checkpoints hold the conversation, tool results and image hashes."""
 
@@ -128,20 +147,16 @@ def export_subject(
     entries = store.audit.query(subject=subject_id)
     audit = [e.model_dump(mode="json") for e in entries]
     threads = _threads_in(entries)  # the same rows: no second read of the subject's audit log
-    store.audit.append(
-        AuditEvent(
-            kind="subject_export",
-            actor=actor,
-            subjects=[subject_id],
-            outcome="exported",
-            ts=now,
-            summary={
-                "templates": len(templates),
-                "with_vectors": include_templates,
-                "audit_rows": len(audit),
-                "conversations": len(threads),
-            },
-        )
+    store.writer.exported(
+        subject_id,
+        actor=actor,
+        ts=now,
+        summary={
+            "templates": len(templates),
+            "with_vectors": include_templates,
+            "audit_rows": len(audit),
+            "conversations": len(threads),
+        },
     )
     return {
         "subject": {
@@ -184,7 +199,7 @@ def erase_subject_everywhere(
     *,
     actor: str,
     now: datetime | None = None,
-    checkpointer: Any = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
     cleaners: Sequence[Cleaner] = (),
 ) -> dict[str, Any]:
     """Erase a subject from the store AND from every conversation that involved them.

@@ -35,11 +35,13 @@ def _saver(path: Path) -> Iterator[Any | None]:
     None when there is no conversation database yet."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
+    from agent.graph.deps import checkpoint_serde
+
     if not path.is_file():
         yield None
         return
     with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)) as conn:
-        saver = SqliteSaver(conn)
+        saver = SqliteSaver(conn, serde=checkpoint_serde())  # the graph's own allow-list: no pickle, no warnings
         try:
             saver.setup()  # on a read-only connection: fine when the tables exist, refused when they do not
         except sqlite3.OperationalError:

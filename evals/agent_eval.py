@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tools.errors import EvalError, FacegateError
+from evals.errors import EvalError
+from tools.errors import FacegateError
+from tools.results import ExpressionResult, VerificationResult
 
 if TYPE_CHECKING:
     from agent.sdk import AgentReply, FaceAgent
@@ -170,8 +172,8 @@ class ScriptedModel:
         self.turns = turns
 
     def next_step(self, transcript: Any, tools: Any, context: Any) -> Any:
+        from agent.graph.messages import ToolCall
         from agent.reasoners.base import ReasonerStep
-        from agent.state import ToolCall
 
         turns = list(transcript)
         index = sum(1 for t in turns if t.role == "user") - 1
@@ -292,14 +294,13 @@ def _compare(turn: TurnSpec, reply: AgentReply, agent: FaceAgent, thread_id: str
         if not outs:
             report.failures.append(f"no result from {want_result.tool}")
             continue
-        result = outs[0].result or {}
-        if want_result.verified is not None and result.get("verified") is not want_result.verified:
-            report.failures.append(
-                f"{want_result.tool}: verified {result.get('verified')}, expected {want_result.verified}"
-            )
+        result = outs[0].result
+        verified = result.verified if isinstance(result, VerificationResult) else None
+        if want_result.verified is not None and verified is not want_result.verified:
+            report.failures.append(f"{want_result.tool}: verified {verified}, expected {want_result.verified}")
         if want_result.dominant is not None:
-            faces = result.get("faces") or []
-            dominant = faces[0].get("dominant") if faces else None
+            faces = result.faces if isinstance(result, ExpressionResult) else []
+            dominant = faces[0].dominant if faces else None
             if dominant != want_result.dominant:
                 report.failures.append(f"{want_result.tool}: dominant {dominant}, expected {want_result.dominant}")
     for want_error in expect.errors:

@@ -18,28 +18,15 @@ def record_eval_run(
     without the store package reports ``recorded: False``.
     """
     try:
-        from agent.store import AuditEvent, Store
+        from agent.store import Store
     except ImportError:
         return {"recorded": False, "reason": "audit store not available in this build"}
-    event = AuditEvent(
-        kind="eval_run",
-        actor=settings.actor,
-        session_id=None,
-        purpose=None,
-        subjects=[],
-        capability=None,
-        outcome="completed",
-        rule_id=None,
-        policy_hash=None,
-        input_hashes=[dataset_sha256],
-        summary={"eval": eval_kind, **summary},
-        ts=None,
-    )
     settings.resolved_db_path.parent.mkdir(parents=True, exist_ok=True)
     store = Store.open(settings.resolved_db_path)
     try:
-        entry = store.audit.append(event)
+        entry = store.writer.eval_run(
+            actor=settings.actor, eval_kind=eval_kind, dataset_sha256=dataset_sha256, summary=summary
+        )
     finally:
         store.close()
-    seq = getattr(entry, "seq", None)
-    return {"recorded": True, "seq": seq, "db": str(settings.resolved_db_path)}
+    return {"recorded": True, "seq": entry.seq, "db": str(settings.resolved_db_path)}

@@ -10,7 +10,6 @@ over all cores, keeps the models loaded in each worker, and detects on a copy do
 from __future__ import annotations
 
 import csv
-import inspect
 import json
 import os
 import platform
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evals.datasets import Pair, dataset_sha256, read_pairs, resolve
-from tools.errors import EvalError
+from evals.errors import EvalError
 
 if TYPE_CHECKING:
     from agent.settings import Settings
@@ -115,26 +114,14 @@ def cli_cold_start(runs: int = 5) -> dict[str, Any]:
     return {"median_s": round(statistics.median(times), 3), "runs_s": [round(t, 3) for t in times]}
 
 
-def agent_overhead(settings: Settings) -> Any:
-    """The agent's overhead per turn, measured by ``agent.overhead`` when that module exists."""
+def agent_overhead(settings: Settings) -> dict[str, Any]:
+    """The agent's own cost per turn (graph, policy, audit, checkpoints; no face model): :mod:`evals.overhead`."""
+    from evals.overhead import measure_overhead
+
     try:
-        import agent.overhead as overhead  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return "not available"
-    candidates = [
-        getattr(overhead, name)
-        for name in ("measure_turn_overhead", "measure_overhead", "turn_overhead", "measure")
-        if callable(getattr(overhead, name, None))
-    ]
-    if not candidates:
-        return "not available"
-    fn = candidates[0]
-    try:
-        result = fn(settings=settings) if "settings" in inspect.signature(fn).parameters else fn()
-    except Exception as exc:  # a bench row, not a crash: say what failed
+        return measure_overhead(settings=settings).model_dump(mode="json")
+    except Exception as exc:  # a bench row, not a crash: the pair figures above are still worth keeping
         return {"error": f"{type(exc).__name__}: {exc}"}
-    dump = getattr(result, "model_dump", None)
-    return dump(mode="json") if callable(dump) else result
 
 
 def run_bench(

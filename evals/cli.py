@@ -132,7 +132,7 @@ def _finish(args: argparse.Namespace, report: Any, out: Path, files: str) -> int
 
 
 def _check_root(root: Path) -> None:
-    from tools.errors import EvalError
+    from evals.errors import EvalError
 
     if not root.is_dir():
         raise EvalError(f"no such folder: {root}", root=str(root))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from tools.errors import EvalError
+from evals.errors import EvalError
 from tools.results import EMOTIONS
 
 

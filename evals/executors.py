@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
+from evals.errors import EvalError
 from evals.workers import ChunkResult, ImageOutcome, Task, init_process, peak_rss_mb, run_in_process
-from tools.errors import EvalError, FacegateError, UserError
+from tools.errors import FacegateError, UserError
 
 if TYPE_CHECKING:
     from tools.settings import EngineSettings

@@ -30,7 +30,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from evals.datasets import file_sha256
-from tools.errors import EvalError
+from evals.errors import EvalError
 from tools.sample_photos import GRACE, PERSON, ensure_sample_photos, grace_hint
 
 if TYPE_CHECKING:

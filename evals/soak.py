@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from tools.errors import EvalError, FacegateError
+from evals.errors import EvalError
+from tools.errors import FacegateError
 
 if TYPE_CHECKING:
     from agent.settings import Settings

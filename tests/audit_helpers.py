@@ -45,9 +45,8 @@ def raw(path: Path) -> sqlite3.Connection:
 
 def append_forever(path: str, tag: str) -> None:
     """Used by the kill test: append (and grant consents) until killed."""
-    from agent.policy import Evidence
+    from agent.policy import Capability, Evidence
     from agent.store import ConsentGrant
-    from tools.specs import Capability
 
     store = Store.open(Path(path))
     i = 0

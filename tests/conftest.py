@@ -1,4 +1,10 @@
-"""Shared fixtures.
+"""Shared fixtures, and the suite-wide guard: no test reaches a real model endpoint.
+
+Guard (autouse, every test): the Gemini keys of the developer's shell are removed (so no test picks the real
+reasoner by accident, in this process or in a CLI it starts), a Gemini reasoner whose base URL is not loopback
+cannot be built, and a TCP connection to anything but a loopback address is refused. Tests talk to
+``tests/fake_gemini.py`` on 127.0.0.1. Like pydantic-ai's ``ALLOW_MODEL_REQUESTS = False``, but enforced at the
+socket too.
 
 Face engine (owner: Engineer A): ``face_settings`` is an :class:`EngineSettings` whose home is a
 session-scoped temporary folder with the package-shipped weights installed by
@@ -9,8 +15,12 @@ when you need the agent's settings object.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -20,6 +30,68 @@ from tools.weights import install_weights
 
 if TYPE_CHECKING:
     from tests.provenance_fixtures import ProvenanceKit
+
+
+class RealModelRequestBlocked(RuntimeError):
+    """A test tried to reach something other than this machine's loopback (a real model endpoint, say)."""
+
+
+_GEMINI_KEYS = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "FACEGATE_GEMINI_API_KEY", "FACEGATE_REASONER")
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _check_address(sock: socket.socket, address: Any) -> None:
+    # Only TCP to an IP host matters: UNIX sockets and UDP "connects" (which send nothing) pass.
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+        host = address[0] if isinstance(address, tuple) else None
+        if not is_loopback(host):
+            raise RealModelRequestBlocked(f"tests may only connect to loopback addresses, not {address!r}")
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> None:
+    _check_address(self, address)
+    _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+    _check_address(self, address)
+    return _real_connect_ex(self, address)
+
+
+@pytest.fixture(autouse=True)
+def no_real_model_requests(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test: no Gemini key from the environment, no Gemini client off loopback, no non-loopback TCP."""
+    for name in _GEMINI_KEYS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+
+    from agent.reasoners.gemini import GeminiReasoner
+
+    real_from_settings = GeminiReasoner.from_settings.__func__  # type: ignore[attr-defined]
+
+    def from_settings(cls: type[GeminiReasoner], settings: Any, **overrides: Any) -> GeminiReasoner:
+        host = urlsplit(settings.gemini_base_url or "https://generativelanguage.googleapis.com").hostname
+        if not is_loopback(host):
+            raise RealModelRequestBlocked(f"a test built a Gemini reasoner for {host}; use tests/fake_gemini.py")
+        return real_from_settings(cls, settings, **overrides)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(GeminiReasoner, "from_settings", classmethod(from_settings))
+    yield
 
 
 @pytest.fixture(scope="session")

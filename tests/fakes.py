@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,7 +65,9 @@ class FakeFaceEngine:
     def photo(self, person: str | None, variant: int = 0) -> bytes:
         """Generated image bytes the fake will treat as showing ``person`` (None: no face)."""
         self._seed += 1
-        data = png_bytes(1000 * (hash(person) % 997) + 17 * variant + self._seed)
+        # crc32, not hash(): str hashes change with every process (PYTHONHASHSEED), and so did the distances
+        # between a person's photos, which made tests near a threshold pass or fail by chance
+        data = png_bytes(1000 * (zlib.crc32(str(person).encode()) % 997) + 17 * variant + self._seed)
         self.people[hashlib.sha256(data).hexdigest()] = person
         return data
 
@@ -178,8 +181,8 @@ class ScriptedReasoner:
 
 def call(name: str, call_id: str = "", **args: Any) -> Any:
     """A ReasonerStep asking for one tool call."""
+    from agent.graph.messages import ToolCall
     from agent.reasoners.base import ReasonerStep
-    from agent.state import ToolCall
 
     return ReasonerStep(tool_calls=[ToolCall(id=call_id, name=name, args=args)])
 
@@ -188,3 +191,20 @@ def say(text: str) -> Any:
     from agent.reasoners.base import ReasonerStep
 
     return ReasonerStep(text=text)
+
+
+def verification_result(**fields: Any) -> VerificationResult:
+    """A complete VerificationResult with plausible values; ``fields`` override them (tests set what they test)."""
+    base: dict[str, Any] = {
+        "verified": True, "distance": 0.03, "threshold": 0.07, "metric": "cosine", "model": "Dlib",
+        "detector": "dlib", "box_a": BOX, "box_b": BOX, "faces_in_a": 1, "faces_in_b": 1, "used_largest_face": False,
+        "notes": [], "elapsed_ms": 1.0, "image_a_sha256": "a" * 64, "image_b_sha256": "b" * 64,
+    }  # fmt: skip
+    return VerificationResult(**{**base, **fields})
+
+
+def expression_result(faces: list[dict[str, Any]], **fields: Any) -> ExpressionResult:
+    """An ExpressionResult for faces given as ``{"dominant": ..., "scores": {...}, "box": {...}}``."""
+    parsed = [FaceExpression(**{"box": BOX, **face}) for face in faces]
+    base: dict[str, Any] = {"image_sha256": "a" * 64, "backend": "fer", "detector": "opencv", "elapsed_ms": 1.0}
+    return ExpressionResult(faces=parsed, **{**base, **fields})

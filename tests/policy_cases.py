@@ -6,8 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from agent.policy import ConsentRecord, Evidence, ImageRef, Policy, PolicyRequest, load_policy
-from tools.specs import Capability
+from agent.policy import Capability, ConsentRecord, Evidence, ImageRef, Policy, PolicyRequest, load_policy
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 POLICY = load_policy()

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.sdk import FaceAgent, ImageInput
+from agent.sdk import ConsentAnswerEvent, FaceAgent, ImageInput, ToolResultEvent
 from agent.settings import Settings
 from tests.fakes import FakeFaceEngine, ScriptedReasoner, call, say
 from tools.errors import UserError
+from tools.results import VerificationResult
 
 
 @pytest.fixture
@@ -64,9 +65,9 @@ def test_a_stricter_operator_threshold_is_not_loosened_by_the_purpose(
                       ImageInput(source=strict.photo("alice", 2), subject="alice")]  # fmt: skip
         reply = agent.ask("verify", purpose="access_control", images=images)
         (o,) = reply.tool_outcomes
-        assert o.status == "ok" and o.result is not None
-        assert o.result["threshold"] == 0.001  # min(operator 0.001, purpose 0.857 x 0.07)
-        assert o.result["verified"] is False  # same person, but not within the operator's threshold
+        assert o.status == "ok" and isinstance(o.result, VerificationResult)
+        assert o.result.threshold == 0.001  # min(operator 0.001, purpose 0.857 x 0.07)
+        assert o.result.verified is False  # same person, but not within the operator's threshold
         run = [r for r in agent.audit_entries(reply.thread_id) if r.kind == "tool_run"][-1]
         assert run.summary["threshold"] == 0.001
 
@@ -81,7 +82,7 @@ def test_a_looser_operator_threshold_is_tightened_by_the_purpose(
               ImageInput(source=engine.photo("bob"), subject="alice")]  # fmt: skip
     reply = agent.ask("verify", purpose="mfa", images=images)
     (o,) = reply.tool_outcomes
-    assert o.result is not None and o.result["threshold"] == 0.06
+    assert isinstance(o.result, VerificationResult) and o.result.threshold == 0.06
 
 
 def test_the_purpose_threshold_is_a_fraction_of_the_models_own_for_its_metric(
@@ -98,9 +99,11 @@ def test_the_purpose_threshold_is_a_fraction_of_the_models_own_for_its_metric(
         reply = agent.ask("verify", purpose="access_control", images=images)
     (o,) = reply.tool_outcomes
     assert o.result is not None
-    assert o.result["threshold"] == pytest.approx(0.3428)  # 0.857 x 0.4, not the cosine 0.06
-    assert 0.06 < o.result["distance"] < 0.3428 and o.result["verified"] is True
-    assert {"kind": "verification_threshold_factor", "value": 0.857} in o.decision.obligations  # type: ignore[union-attr]
+    assert isinstance(o.result, VerificationResult)
+    assert o.result.threshold == pytest.approx(0.3428)  # 0.857 x 0.4, not the cosine 0.06
+    assert 0.06 < o.result.distance < 0.3428 and o.result.verified is True
+    assert o.decision is not None
+    assert {"kind": "verification_threshold_factor", "value": 0.857} in [b.model_dump() for b in o.decision.obligations]
 
 
 def test_an_operator_threshold_does_not_scale_the_purpose_factor(
@@ -115,7 +118,7 @@ def test_an_operator_threshold_does_not_scale_the_purpose_factor(
                   ImageInput(source=loose.photo("alice", 1), subject="alice")]  # fmt: skip
         reply = agent.ask("verify", purpose="mfa", images=images)
     (o,) = reply.tool_outcomes
-    assert o.result is not None and o.result["threshold"] == 0.06
+    assert isinstance(o.result, VerificationResult) and o.result.threshold == 0.06
 
 
 # --- finding: probe pixels do not outlive the turn --------------------------------------------------------
@@ -171,10 +174,11 @@ def test_a_new_message_on_a_paused_thread_declines_the_pending_question(
     assert paused.status == "awaiting_consent"
     events = list(agent.stream("never mind", purpose="ux_research", thread_id=paused.thread_id))
     kinds = [e.kind for e in events]
-    assert kinds[0] == "consent_answer" and events[0].data["granted"] is False
+    assert kinds[0] == "consent_answer" and isinstance(events[0], ConsentAnswerEvent)
+    assert events[0].answer.granted is False
     assert kinds.index("tool_result") < kinds.index("user")  # the old call is settled before the new message
-    declined = next(e for e in events if e.kind == "tool_result")
-    assert declined.data["status"] == "denied" and declined.data["error_code"] == "consent_declined"
+    declined = next(e for e in events if isinstance(e, ToolResultEvent))
+    assert declined.outcome.status == "denied" and declined.outcome.error_code == "consent_declined"
     reply = agent.ask("and now?", purpose="ux_research", thread_id=paused.thread_id)  # usable again
     assert reply.status == "done"
     rows = agent.audit_entries(paused.thread_id)

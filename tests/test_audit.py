@@ -14,9 +14,9 @@ import pytest
 from pydantic import ValidationError
 
 from agent.cli.main import main
+from agent.errors import AuditIntegrityError
 from agent.store import GENESIS_HASH, AuditEvent, Store, canonical_json, chain_hash
 from tests.audit_helpers import event, fill, raw
-from tools.errors import AuditIntegrityError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,10 +14,10 @@ import pytest
 
 from agent.capture import issue_nonce
 from agent.cli.main import main
+from agent.errors import UnknownPurpose, UserError
 from agent.store import MIGRATIONS, Store
 from agent.store.nonces import nonce_digest
 from tests.policy_cases import NOW, POLICY
-from tools.errors import UnknownPurpose, UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -181,15 +181,34 @@ def test_erase_at_a_terminal_asks_and_no_keeps_everything(tmp_path: Path) -> Non
 # --- ask's exit codes --------------------------------------------------------------------------------------
 
 
-def _ev(kind: str, **data: object) -> AgentEvent:
-    return AgentEvent(kind=kind, thread_id="t", data=dict(data))  # type: ignore[arg-type]
+def _decision(call_id: str, outcome: str) -> AgentEvent:
+    from agent.sdk import DecisionEvent, DecisionRecord
+
+    record = DecisionRecord(outcome=outcome, rule_id="r", reason="why", policy_hash="p", call_id=call_id, tool="t")  # type: ignore[arg-type]
+    return DecisionEvent(thread_id="t", decision=record)
 
 
-ALLOW, DENY, ASK = (_ev("decision", call_id="1", outcome=o) for o in ("allow", "deny", "needs_consent"))
-MATCH, NO_MATCH = (_ev("tool_result", status="ok", result={"verified": v}) for v in (True, False))
+def _result(status: str, *, verified: bool | None = None, error_code: str | None = None) -> AgentEvent:
+    from agent.sdk import ToolOutcome, ToolResultEvent
+    from tools.results import FaceBox, VerificationResult
+
+    result = None
+    if verified is not None:
+        box = FaceBox(x=0, y=0, w=1, h=1)
+        result = VerificationResult(
+            verified=verified, distance=0.1, threshold=0.07, metric="cosine", model="Dlib", detector="dlib",
+            box_a=box, box_b=box, faces_in_a=1, faces_in_b=1, used_largest_face=True, notes=[], elapsed_ms=1.0,
+            image_a_sha256="a", image_b_sha256="b",
+        )  # fmt: skip
+    outcome = ToolOutcome(call_id="1", tool="verify_faces", status=status, result=result, error_code=error_code)  # type: ignore[arg-type]
+    return ToolResultEvent(thread_id="t", outcome=outcome)
+
+
+ALLOW, DENY, ASK = (_decision("1", o) for o in ("allow", "deny", "needs_consent"))
+MATCH, NO_MATCH = (_result("ok", verified=v) for v in (True, False))
 ERRORS = ("face_not_found", "image_not_found", "no_such_code", "model_unavailable")
-NO_FACE, NO_IMAGE, ODD, NO_MODEL = (_ev("tool_result", status="error", error_code=c) for c in ERRORS)
-ALLOW_2 = _ev("decision", call_id="2", outcome="allow")
+NO_FACE, NO_IMAGE, ODD, NO_MODEL = (_result("error", error_code=c) for c in ERRORS)
+ALLOW_2 = _decision("2", "allow")
 
 
 @pytest.mark.parametrize(
@@ -310,8 +329,11 @@ def test_erase_deletes_the_chat_history_entries_naming_the_subject(tmp_path: Pat
 def test_the_readme_exit_code_table_matches_the_error_classes() -> None:
     import re
 
+    import agent.errors
+    import evals.errors  # noqa: F401  (eval_error's class: exit_code_for finds the classes that are loaded)
     from agent.cli.ask_cmd import EXIT_NOT_VERIFIED, EXIT_REFUSED, exit_code_for
 
+    assert agent.errors.PolicyError.exit_code == EXIT_REFUSED
     readme = (REPO / "README.md").read_text()
     table = readme[readme.index("### Exit codes") :].split("\n\n")[1]
     rows = {int(m.group(1)): m.group(2) for m in re.finditer(r"^\| (\d+) \| (.*) \|$", table, re.MULTILINE)}

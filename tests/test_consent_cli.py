@@ -199,8 +199,8 @@ def test_cli_choices_match_the_models() -> None:
     from typing import get_args
 
     from agent.cli import audit_cmd, consent_cmd
+    from agent.policy import CONSENTABLE
     from agent.store.models import MAX_DAYS, AuditKind
-    from tools.specs import CONSENTABLE
 
     assert set(consent_cmd.CAPABILITIES) == {c.value for c in CONSENTABLE}
     assert get_args(AuditKind) == audit_cmd.AUDIT_KINDS
@@ -209,9 +209,9 @@ def test_cli_choices_match_the_models() -> None:
 
 def test_longest_term_is_accepted_and_sdk_overlong_terms_are_invalid_consent(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from agent.consent import grant_consent
+    from agent.errors import InvalidConsent
     from agent.policy import load_policy
     from agent.store import Store
-    from tools.errors import InvalidConsent
 
     code, out, err = run(*GRANT, "--term-days", str(36_500), "--retention-days", str(36_500), "--json")
     assert code == 0 and json.loads(out)["retention_days"] == 36_500, err

@@ -12,6 +12,7 @@ import pytest
 from agent.demo import run_demo
 from agent.settings import Settings
 from tests.photos import cache_dir, ensure_photos
+from tools.results import ExpressionResult, VerificationResult
 
 pytestmark = pytest.mark.slow
 
@@ -28,10 +29,11 @@ def test_demo_scenario(tmp_path: Path) -> None:
         return reply, reply.tool_outcomes
 
     reply, (o,) = only("verify")
-    assert reply.decisions[0].outcome == "allow" and o.result and o.result["verified"] is True
-    assert o.result["threshold"] == 0.06 and o.human_review
+    assert reply.decisions[0].outcome == "allow" and isinstance(o.result, VerificationResult)
+    assert o.result.verified is True and o.result.threshold == 0.06 and o.human_review
     reply, (o,) = only("impostor")
-    assert o.result and o.result["verified"] is False and reply.answer.startswith("Not verified")
+    assert isinstance(o.result, VerificationResult)
+    assert o.result.verified is False and reply.answer.startswith("Not verified")
     identify, ethnicity = report.step("identify").replies
     assert identify.decisions[0].rule_id == "identification.one_to_many_prohibited"
     assert ethnicity.decisions[0].rule_id == "inference.sensitive_prohibited"
@@ -39,7 +41,7 @@ def test_demo_scenario(tmp_path: Path) -> None:
     assert reply.decisions[0].rule_id == "expression.workplace_education"
     reply, (o,) = only("research")
     assert [d.outcome for d in reply.decisions] == ["needs_consent", "allow"]
-    assert o.result and o.result["faces"][0]["dominant"] == "happy"
+    assert isinstance(o.result, ExpressionResult) and o.result.faces[0].dominant == "happy"
     reply, _ = only("revoke")
     assert reply.decisions[0].rule_id == "consent.revoked"
     assert report.audit_ok and report.audit_rows > 10 and report.reasoner == "offline"

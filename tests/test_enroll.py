@@ -11,12 +11,13 @@ import pytest
 
 from agent.consent import grant_consent, revoke_consent
 from agent.enrollment import enroll
+from agent.errors import ConsentRequired, PolicyDenied
 from agent.policy import load_policy
 from agent.store import Store
 from tests.photos import photo
 from tests.policy_cases import NOW
-from tools.errors import ConsentRequired, FaceNotFound, MultipleFaces, PolicyDenied
-from tools.results import FaceBox, FaceEmbedding
+from tools.errors import FaceNotFound, MultipleFaces
+from tools.results import FaceBox, FaceEmbedding, VerificationResult
 
 POLICY = load_policy()
 
@@ -51,6 +52,9 @@ class FakeEngine:
             faces_in_image=1,
             used_largest_face=False,
         )
+
+    def forget(self, sha256: str) -> None:  # part of the engine protocol; this fake caches nothing
+        return None
 
 
 @pytest.fixture
@@ -253,5 +257,5 @@ def test_a_template_serves_another_purpose_only_with_enrollment_consent_for_it(t
         [d] = allowed.decisions  # type: ignore[attr-defined]
         assert (d.outcome, d.rule_id) == ("allow", "consent.active")
         [o] = allowed.tool_outcomes  # type: ignore[attr-defined]
-        assert o.status == "ok" and o.result and o.result["verified"] is True
+        assert o.status == "ok" and isinstance(o.result, VerificationResult) and o.result.verified is True
         assert engine.ran("verify_against_template") == 1

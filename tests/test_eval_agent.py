@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agent.graph.messages import ToolOutcome
 from agent.sdk import AgentReply, DecisionRecord
-from agent.state import DecisionInfo, ToolOutcome
 from evals.agent_eval import (
     DEFAULT_SUITE,
     Expect,
@@ -19,7 +19,8 @@ from evals.agent_eval import (
     run_agent_eval,
     write_reports,
 )
-from tools.errors import EvalError
+from evals.errors import EvalError
+from tests.fakes import expression_result
 
 # Rules no session input can reach, and why (evals/README.md, "Rules no scenario can reach", says the same).
 UNREACHABLE = {
@@ -137,15 +138,15 @@ class _FakeAgent:
 
 
 def _reply(outcome: str, rule: str, status: str) -> AgentReply:
-    decision = DecisionInfo(outcome=outcome, rule_id=rule, reason="r")  # type: ignore[arg-type]
+    decision = DecisionRecord(outcome=outcome, rule_id=rule, reason="r", policy_hash="p")  # type: ignore[arg-type]
     return AgentReply(
         thread_id="t",
         purpose="access_control",
         answer="The person appears to be Caucasian.",
         decisions=[DecisionRecord(call_id="c1", tool="analyze_expression", outcome=outcome,  # type: ignore[arg-type]
-                                  rule_id=rule, reason="r", audit_id="1")],
+                                  rule_id=rule, reason="r", audit_id="1", policy_hash="p")],
         tool_outcomes=[ToolOutcome(call_id="c1", tool="analyze_expression", status=status,  # type: ignore[arg-type]
-                                   decision=decision, result={"faces": []}, audit_ids=["2"])],
+                                   decision=decision, result=expression_result([]), audit_ids=["2"])],
     )  # fmt: skip
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from evals.bench import sample_pairs
 from evals.datasets import dataset_sha256, read_labels, read_pairs
+from evals.errors import EvalError
 from evals.executors import chunk_size_for
-from tools.errors import EvalError
 
 
 def _write(path: Path, text: str) -> Path:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from evals.errors import EvalError
 from evals.executors import check_ray_address
-from tools.errors import EvalError
 
 
 def _free_port() -> int:

@@ -9,21 +9,17 @@ from pathlib import Path
 
 import pytest
 
+from agent.errors import ReasonerRateLimited, ReasonerRequestRejected, ReasonerTimeout, ReasonerUnavailable
+from agent.graph.messages import ImageHandle, Turn
+from agent.policy import TOOL_SPECS
 from agent.reasoners.base import ReasonerContext
 from agent.reasoners.gemini import GeminiReasoner
 from agent.sdk import FaceAgent, ImageInput
 from agent.settings import Settings
-from agent.state import ImageHandle, Turn
 from tests import fake_gemini as fg
 from tests.fakes import FakeFaceEngine
-from tools.errors import (
-    ReasonerRateLimited,
-    ReasonerRequestRejected,
-    ReasonerTimeout,
-    ReasonerUnavailable,
-    UserError,
-)
-from tools.specs import TOOL_SPECS
+from tools.errors import UserError
+from tools.results import VerificationResult
 
 
 @pytest.fixture
@@ -178,7 +174,7 @@ def test_function_call_turn_runs_the_tool_and_returns_the_answer(
     reply = agent.ask("are these the same person?", purpose="mfa", images=images)
     assert reply.answer == "They match."
     (outcome,) = reply.tool_outcomes
-    assert outcome.status == "ok" and outcome.result and outcome.result["verified"] is True
+    assert outcome.status == "ok" and isinstance(outcome.result, VerificationResult) and outcome.result.verified is True
     assert [d.outcome for d in reply.decisions] == ["allow"]
     assert engine.ran("verify") == 1
     second = server.requests[1].body["contents"]

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from agent.nodes import make_tools_node
+from agent.errors import PolicyDenied
+from agent.graph.messages import ConsentStatusResult
+from agent.graph.nodes.tools import make_tools_node
 from agent.sdk import ConsentAnswer, FaceAgent, ImageInput
 from agent.settings import Settings
 from agent.store import Store
 from tests.fakes import FakeFaceEngine, ScriptedReasoner, call, say
-from tools.errors import PolicyDenied, UserError
+from tools.errors import UserError
+from tools.results import VerificationResult
 
 MERMAID = """---
 config:
@@ -77,11 +80,16 @@ def test_graph_drawing_snapshot_has_no_edge_from_reason_to_tools(agent: FaceAgen
 
 
 def test_tools_node_refuses_a_call_without_an_allow_decision(agent: FaceAgent) -> None:
+    from agent.graph.messages import DecisionRecord, ToolCall
+    from agent.graph.state import AgentState
+
     node = make_tools_node(agent.deps)
-    state = {"purpose": "mfa", "pending": [{"id": "c1", "name": "consent_status", "args": {"subject": "x"}}],
-             "allowed": {"other": {"outcome": "allow", "rule_id": "r", "reason": ""}}, "images": []}  # fmt: skip
+    state: AgentState = {"purpose": "mfa", "pending": [ToolCall(id="c1", name="consent_status", args={"subject": "x"})],
+                         "allowed": {"other": DecisionRecord(outcome="allow", rule_id="r", reason="", policy_hash="p",
+                                                             call_id="other")},
+                         "images": []}  # fmt: skip
     with pytest.raises(PolicyDenied) as info:
-        node(state)  # type: ignore[arg-type]
+        node(state)
     assert info.value.rule_id == "graph.no_allow_decision"
 
 
@@ -89,8 +97,8 @@ def test_calls_are_decided_one_at_a_time_and_each_decision_is_audited(
     agent: FaceAgent, scripted: ScriptedReasoner, engine: FakeFaceEngine
 ) -> None:
     consent(agent, "alice", ["face_verification"], ["mfa"])
+    from agent.graph.messages import ToolCall
     from agent.reasoners.base import ReasonerStep
-    from agent.state import ToolCall
 
     scripted.enqueue(
         ReasonerStep(tool_calls=[
@@ -129,7 +137,7 @@ def test_needs_consent_is_a_denial_when_nobody_is_present(
     assert reply.status == "done"
     (o,) = reply.tool_outcomes
     assert o.status == "denied" and o.error_code == "consent_required"
-    assert o.decision and o.decision.missing == [
+    assert o.decision and [m.model_dump(mode="json") for m in o.decision.missing] == [
         {"subject_id": "eileen", "capability": "expression_analysis", "purpose": "ux_research"}
     ]
     assert engine.ran("analyze_expression") == 0
@@ -142,7 +150,7 @@ def test_needs_consent_pauses_and_resumes_after_the_person_consents(
     img = [ImageInput(source=engine.photo("e"), subject="eileen")]
     paused = agent.ask("x", purpose="ux_research", images=img, human_present=True)
     assert paused.status == "awaiting_consent" and paused.consent_request is not None
-    assert paused.consent_request.missing[0]["subject_id"] == "eileen"
+    assert paused.consent_request.missing[0].subject_id == "eileen"
     assert engine.ran("analyze_expression") == 0
     done = agent.resume(paused.thread_id, ConsentAnswer(granted=True, notice="told on camera"))
     assert done.status == "done" and done.answer == "she smiles"
@@ -195,8 +203,8 @@ def test_do_not_retain_probe_drops_the_probe_after_use(
     scripted.enqueue(call("verify_identity", image="img1", claimed_subject="obama"), say("ok"))
     reply = agent.ask("verify", purpose="access_control", images=[ImageInput(source=probe)])
     (o,) = reply.tool_outcomes
-    assert o.status == "ok" and o.result and o.result["verified"] is True
-    assert o.result["threshold"] == 0.06  # the purpose's stricter threshold (an obligation)
+    assert o.status == "ok" and isinstance(o.result, VerificationResult) and o.result.verified is True
+    assert o.result.threshold == 0.06  # the purpose's stricter threshold (an obligation)
     assert o.human_review is True
     sha = reply.images[0].sha256
     assert sha not in agent.deps.vault and sha in engine.forgotten
@@ -249,7 +257,7 @@ def test_async_twins(agent: FaceAgent, scripted: ScriptedReasoner) -> None:
 
 
 def test_unknown_purpose_is_refused_before_anything_runs(agent: FaceAgent) -> None:
-    from tools.errors import UnknownPurpose
+    from agent.errors import UnknownPurpose
 
     with pytest.raises(UnknownPurpose):
         agent.ask("x", purpose="mass_surveillance")
@@ -297,9 +305,9 @@ def test_consent_lookup_shows_only_the_session_purposes_records(agent: FaceAgent
     for purpose, expected in [("public_surveillance", []), ("mfa", [["mfa"]]), ("ux_research", [["ux_research"]])]:
         scripted.enqueue(call("consent_status", subject="alice"), say("ok"))
         reply = agent.ask("what consent is on record for alice?", purpose=purpose)
-        result = reply.tool_outcomes[0].result or {}
-        assert result["purpose"] == purpose
-        assert [sorted(c["purposes"]) for c in result["consents"]] == expected
+        result = reply.tool_outcomes[0].result
+        assert isinstance(result, ConsentStatusResult) and result.purpose == purpose
+        assert [sorted(c.purposes) for c in result.consents] == expected
 
 
 def test_conversation_database_is_owner_only(

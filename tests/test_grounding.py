@@ -11,31 +11,46 @@ from typing import Any
 
 import pytest
 
+from agent.graph.messages import ConsentStatusResult, DecisionRecord, ImageHandle, ShareResult, ToolOutcome
+from agent.policy import MissingConsent
+from agent.policy.consent_view import ConsentView
 from agent.policy.facts import Fact, fact_from_outcome, render_fact, render_truth
 from agent.policy.grounding import CitedClaim, StructuredAnswer, check_answer, check_structured, find_claims
 from agent.reasoners.base import ReasonerContext
 from agent.reasoners.offline import render_outcome
-from agent.state import DecisionInfo, ImageHandle, ToolOutcome
+from tools.results import ExpressionResult, FaceBox, FaceExpression, VerificationResult
+
+POLICY_HASH = "p" * 64
+
+
+def DecisionInfo(**kw: Any) -> DecisionRecord:
+    return DecisionRecord(policy_hash=POLICY_HASH, **kw)
+
 
 ALLOW = DecisionInfo(outcome="allow", rule_id="consent.active", reason="active consent covers it")
 NUMBERS = {"metric": "cosine", "model": "Dlib", "detector": "dlib", "threshold": 0.06}
+BOX = FaceBox(x=10, y=20, w=100, h=120)
 
 
-def _verify(call_id: str, *, verified: bool, distance: float, identity: bool = True, **extra: Any) -> ToolOutcome:
+def _verify(
+    call_id: str, *, verified: bool, distance: float, identity: bool = True, probe_dropped: bool = False, **extra: Any
+) -> ToolOutcome:
     args = {"image": "img1", "claimed_subject": "alice"} if identity else {"image_a": "img1", "image_b": "img2"}
-    result = {"verified": verified, "distance": distance, **NUMBERS, "faces_in_a": 1, "faces_in_b": None, **extra}
+    fields: dict[str, Any] = {"faces_in_a": 1, "faces_in_b": None if identity else 1, **extra}
+    result = VerificationResult(
+        verified=verified, distance=distance, **NUMBERS, box_a=BOX, box_b=None if identity else BOX,
+        used_largest_face=True, notes=[], elapsed_ms=1.0, image_a_sha256="a" * 64,
+        image_b_sha256=None if identity else "b" * 64, **fields,
+    )  # fmt: skip
     return ToolOutcome(call_id=call_id, tool="verify_identity" if identity else "verify_faces", args=args,
-                       status="ok", decision=ALLOW, result=result)  # fmt: skip
+                       status="ok", decision=ALLOW, result=result, probe_dropped=probe_dropped)  # fmt: skip
 
 
 def _expression(call_id: str, *faces: dict[str, float]) -> ToolOutcome:
-    result = {
-        "faces": [
-            {"box": {"x": 10, "y": 20, "w": 100, "h": 120}, "scores": s, "dominant": max(s, key=s.__getitem__)}
-            for s in faces
-        ],
-        "caveat": "appearance-based expression estimate, not a reading of the person's inner state",
-    }
+    result = ExpressionResult(
+        image_sha256="a" * 64, backend="fer", detector="opencv", elapsed_ms=1.0,
+        faces=[FaceExpression(box=BOX, scores=s, dominant=max(s, key=s.__getitem__)) for s in faces],
+    )  # fmt: skip
     return ToolOutcome(call_id=call_id, tool="analyze_expression", args={"image": "img1"}, status="ok",
                        decision=ALLOW, result=result)  # fmt: skip
 
@@ -57,19 +72,21 @@ OUTCOMES = {
     "needs_consent": ToolOutcome(call_id="c3", tool="analyze_expression", args={"image": "img1"}, status="denied",
                                  decision=DecisionInfo(outcome="needs_consent", rule_id="consent.missing",
                                                        reason="no consent on record",
-                                                       missing=[{"subject_id": "alice", "capability":
-                                                                 "expression_analysis", "purpose": "ux_research"}])),
+                                                       missing=[MissingConsent(subject_id="alice", capability=
+                                                                 "expression_analysis", purpose="ux_research")])),
     "error": ToolOutcome(call_id="c4", tool="verify_faces", args={"image_a": "img1", "image_b": "img2"},
                          status="error", decision=ALLOW, error_code="face_not_found", error="no face in img2"),
     "malformed": ToolOutcome(call_id="c5", tool="", status="malformed", error_code="malformed_tool_call",
                              error="unparseable"),
     "consents": ToolOutcome(call_id="c6", tool="consent_status", args={"subject": "alice"}, status="ok",
-                            decision=ALLOW, result={"consents": [{"id": "k1", "status": "active",
-                                                                  "capabilities": ["face_verification"],
-                                                                  "purposes": ["access_control"],
-                                                                  "granted_at": "2026-01-01"}]}),
+                            decision=ALLOW, result=ConsentStatusResult(
+                                subject="alice", purpose="access_control", consents=[
+                                ConsentView(id="k1", subject_id="alice", status="active",
+                                            capabilities=["face_verification"], purposes=["access_control"],
+                                            notice="n", evidence=None, granted_at="2026-01-01",
+                                            expires_at=None, revoked_at=None, retention_days=None)])),
     "shared": ToolOutcome(call_id="c7", tool="share_image_with_assistant", args={"image": "img1"}, status="ok",
-                          decision=ALLOW, result={}),
+                          decision=ALLOW, result=ShareResult(handle="img1")),
     "review": _verify("c1", verified=True, distance=0.041).model_copy(update={"human_review": True}),
 }  # fmt: skip
 CONTEXT = ReasonerContext(

@@ -126,10 +126,10 @@ def test_every_guard_finishes_on_adversarial_input(name: str, guard: Callable[[s
     "the wiring wave swaps them for agent.policy.request_phrases and removes this marker",
 )
 def test_the_offline_reasoner_plans_a_64_kb_request_in_time() -> None:
+    from agent.graph.messages import ImageHandle, Turn
+    from agent.policy import TOOL_SPECS
     from agent.reasoners.base import ReasonerContext
     from agent.reasoners.offline import OfflineReasoner
-    from agent.state import ImageHandle, Turn
-    from tools.specs import TOOL_SPECS
 
     context = ReasonerContext(purpose="access_control", images=(ImageHandle(handle="img1", sha256="a" * 64),))
     for unit in ("use ", "purpose ", "consent recorded "):

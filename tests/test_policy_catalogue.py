@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.policy import load_policy
+from agent.policy import Capability, load_policy
 from agent.policy.catalogue import default_policy_bytes
 from tools.errors import ConfigError
-from tools.specs import Capability
 
 
 def test_default_policy_content() -> None:

@@ -14,11 +14,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.policy import ENROLL_TOOL, Evidence, decide, load_policy
+from agent.policy import ENROLL_TOOL, Capability, Evidence, decide, load_policy
 from agent.store import ConsentGrant, Store
 from tests.policy_cases import NOW, img, request
 from tools.errors import NotFoundError
-from tools.specs import Capability
 
 POLICY = load_policy()
 SUBJECTS = ("alice", "bob")

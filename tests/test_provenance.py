@@ -237,7 +237,7 @@ def test_without_the_extra(monkeypatch: pytest.MonkeyPatch, provenance_kit: Prov
     assert report.state == "not_checked" and "facegate[provenance]" in (report.detail or "")
     with pytest.raises(ProvenanceUnavailable, match=r"pip install 'facegate\[provenance\]'") as info:
         checker.check(provenance_kit.signed("created"), required=True)
-    assert info.value.exit_code == 11
+    assert info.value.exit_code == 12
 
 
 def test_importing_facegate_loads_no_c2pa() -> None:

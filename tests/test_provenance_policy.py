@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 
 from agent.capture import attach_provenance, issue_nonce, settle_liveness
-from agent.policy import ENROLL_TOOL, Decision, ImageRef, Policy, PolicyRequest, decide
-from agent.store import Store, decision_event
+from agent.policy import ENROLL_TOOL, Capability, Decision, ImageRef, Policy, PolicyRequest, decide
+from agent.store import Store
 from agent.store.db import utcnow
 from tests.policy_cases import POLICY, consent
 from tests.policy_provenance_cases import LIVE
 from tests.provenance_fixtures import ProvenanceKit
 from tools.provenance import ProvenanceChecker, liveness_statement, provenance_statement
-from tools.specs import Capability
 
 FV, ENR, EXPR = Capability.FACE_VERIFICATION, Capability.ENROLLMENT, Capability.EXPRESSION_ANALYSIS
 CONSENTS = [
@@ -215,7 +214,7 @@ def test_the_audit_row_carries_the_provenance_not_the_pixels(
     nonce = issue_nonce(store, LIVE, purpose="access_control", actor="desk", ttl_seconds=60).nonce
     request = door.request(provenance_kit.live(nonce))
     request, decision = settle_liveness(store, request, door.decide(request), consents=CONSENTS, policy=LIVE)
-    row = store.audit.append(decision_event(request, decision))
+    row = store.writer.decision(request, decision)
     prov = row.summary["provenance"]["probe"]
     assert prov["state"] == "trusted" and prov["signer"] == "Door camera 7 (Acme Capture)"
     assert prov["liveness"] == {"result": "pass", "method": "facegate-test-liveness 1"} and prov["nonce"] == "fresh"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from agent.graph.messages import DecisionRecord, ImageHandle, ToolCall, ToolOutcome, Turn
+from agent.policy import TOOL_SPECS
 from agent.reasoners.base import ReasonerContext
 from agent.reasoners.offline import OfflineReasoner
-from agent.state import DecisionInfo, ImageHandle, ToolCall, ToolOutcome, Turn
-from tools.specs import TOOL_SPECS
+from tests.fakes import expression_result, verification_result
 
 PROBE = ImageHandle(handle="img1", sha256="a" * 64)
 ALICE = ImageHandle(handle="img2", sha256="b" * 64, subject="alice")
@@ -100,11 +101,12 @@ def _answer(outcome: ToolOutcome, images: tuple[ImageHandle, ...] = (PROBE,)) ->
 
 
 def test_verification_answer_gives_verdict_numbers_threshold_and_meaning() -> None:
-    result = {"verified": False, "distance": 0.131, "threshold": 0.06, "metric": "cosine", "model": "Dlib",
-              "detector": "dlib", "faces_in_a": 1}  # fmt: skip
+    result = verification_result(verified=False, distance=0.131, threshold=0.06, metric="cosine", model="Dlib",
+                                 detector="dlib", faces_in_a=1)  # fmt: skip
     text = _answer(ToolOutcome(call_id="1", tool="verify_identity", status="ok", result=result, human_review=True,
                                args={"image": "img1", "claimed_subject": "obama"},
-                               decision=DecisionInfo(outcome="allow", rule_id="r", reason="")))  # fmt: skip
+                               decision=DecisionRecord(outcome="allow", rule_id="r", reason="",
+                                                       policy_hash="p")))  # fmt: skip
     assert text.startswith("Not verified")
     assert "0.131" in text and "0.060" in text and "above the threshold" in text and "obama" in text
     assert "review" in text
@@ -113,7 +115,8 @@ def test_verification_answer_gives_verdict_numbers_threshold_and_meaning() -> No
 def test_denial_answer_names_rule_and_reason() -> None:
     text = _answer(ToolOutcome(
         call_id="1", tool="identify_person", args={"image": "img1"}, status="denied",
-        decision=DecisionInfo(outcome="deny", rule_id="identification.one_to_many_prohibited", reason="Prohibited."),
+        decision=DecisionRecord(outcome="deny", rule_id="identification.one_to_many_prohibited", reason="Prohibited.",
+                                policy_hash="p"),
     ))  # fmt: skip
     assert "identification.one_to_many_prohibited" in text and "Prohibited." in text and "img1 (probe)" in text
 
@@ -122,16 +125,17 @@ def test_needs_consent_answer_says_what_is_missing_and_who_can_record_it() -> No
     missing = [{"subject_id": "alice", "capability": "expression_analysis", "purpose": "ux_research"}]
     text = _answer(ToolOutcome(
         call_id="1", tool="analyze_expression", args={"image": "img2"}, status="denied", error_code="consent_required",
-        decision=DecisionInfo(outcome="needs_consent", rule_id="consent.missing", reason="None.", missing=missing),
+        decision=DecisionRecord(outcome="needs_consent", rule_id="consent.missing", reason="None.", missing=missing,
+                                policy_hash="p"),
     ), images=(ALICE,))  # fmt: skip
     assert "consent.missing" in text and "alice: expression_analysis for ux_research" in text
     assert "I cannot record it" in text
 
 
 def test_expression_answer_carries_the_caveat() -> None:
-    result = {"faces": [{"box": {"x": 1, "y": 2, "w": 3, "h": 4}, "dominant": "happy",
-                         "scores": {"happy": 0.9, "neutral": 0.05, "sad": 0.05}}],
-              "caveat": "appearance-based expression estimate, not a reading of the person's inner state"}  # fmt: skip
+    caveat = "appearance-based expression estimate, not a reading of the person's inner state"
+    result = expression_result([{"box": {"x": 1, "y": 2, "w": 3, "h": 4}, "dominant": "happy",
+                                 "scores": {"happy": 0.9, "neutral": 0.05, "sad": 0.05}}], caveat=caveat)  # fmt: skip
     text = _answer(ToolOutcome(call_id="1", tool="analyze_expression", args={"image": "img2"}, status="ok",
                                result=result), images=(ALICE,))  # fmt: skip
     assert "happy (90%)" in text and "not a reading of the person's inner state" in text
@@ -139,8 +143,8 @@ def test_expression_answer_carries_the_caveat() -> None:
 
 def test_explain_the_last_result_repeats_it_with_meaning() -> None:
     outcome = ToolOutcome(call_id="1", tool="verify_faces", args={"image_a": "img2", "image_b": "img3"}, status="ok",
-                          result={"verified": True, "distance": 0.03, "threshold": 0.07, "metric": "cosine",
-                                  "model": "Dlib", "detector": "dlib"})  # fmt: skip
+                          result=verification_result(verified=True, distance=0.03, threshold=0.07, metric="cosine",
+                                                     model="Dlib", detector="dlib"))  # fmt: skip
     ctx = ReasonerContext(purpose="mfa", images=(ALICE, BOB))
     transcript = [
         Turn(role="user", text="compare"), Turn(role="assistant", tool_calls=[ToolCall(id="1", name="verify_faces")]),
@@ -174,8 +178,7 @@ def test_sensitive_requests_are_refused_by_policy_as_prohibited(text: str) -> No
     (not verify_identity with a claimed subject "disabled", not the help text, not inference.not_offered)."""
     from datetime import UTC, datetime
 
-    from agent.policy import PolicyRequest, decide, load_policy
-    from tools.specs import tool_spec
+    from agent.policy import PolicyRequest, decide, load_policy, tool_spec
 
     calls = plan(text, (PROBE, ALICE))
     assert [name for name, _ in calls] == ["infer_attributes"]

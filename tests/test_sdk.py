@@ -105,7 +105,7 @@ def test_library_logging_is_silent_until_configured(capsys: pytest.CaptureFixtur
 
 
 def test_overhead_benchmark_reports_medians() -> None:
-    from agent.overhead import measure_overhead
+    from evals.overhead import measure_overhead
 
     report = measure_overhead(turns=5, checkpointer="memory", warmup=1)
     assert report.turns == 5
@@ -121,4 +121,4 @@ def test_make_graph_builds_from_settings(tmp_path: Path, monkeypatch: pytest.Mon
     graph = make_graph()
     assert set(graph.get_graph().nodes) >= {"reason", "policy", "tools", "consent"}
     config = json.loads((Path(__file__).parents[1] / "langgraph.json").read_text())
-    assert config["graphs"]["facegate"] == "./agent/graph.py:make_graph"
+    assert config["graphs"]["facegate"] == "./agent/graph/graph.py:make_graph"

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.policy import Evidence, decide, load_policy
+from agent.errors import ConsentRequired, InvalidConsent, MigrationError
+from agent.policy import Capability, Evidence, decide, load_policy
 from agent.store import MIGRATIONS, ConsentGrant, Store
 from agent.store.db import iso
 from tests.policy_cases import NOW, img, request
-from tools.errors import ConsentRequired, InvalidConsent, MigrationError, NotFoundError
-from tools.specs import Capability
+from tools.errors import NotFoundError
 
 FV, ENR, EXPR = Capability.FACE_VERIFICATION, Capability.ENROLLMENT, Capability.EXPRESSION_ANALYSIS
 EV = Evidence(method="signed_form", recorded_by="op")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from agent.errors import StoreError
 from agent.store import AuditEvent, Store
 from agent.store.db import Database
-from tools.errors import StoreError
 
 
 def _event(n: int) -> AuditEvent:

@@ -217,7 +217,7 @@ def test_export_after_a_return_keeps_the_erasure(store: Store) -> None:
 
 
 def test_blank_evidence_through_the_service_is_invalid_consent(tmp_path: Path) -> None:
-    from tools.errors import InvalidConsent
+    from agent.errors import InvalidConsent
 
     with Store.open(tmp_path / "b.db") as s:
         for method, by in ((" ", " "), ("m", "  "), ("\t", "op")):

@@ -75,7 +75,8 @@ def deepface(settings: EngineSettings) -> ModuleType:
             from deepface import DeepFace
         except Exception as exc:  # a broken install: missing werkzeug, gdown, ...
             raise ModelUnavailable(f"deepface does not import: {exc}", fix="reinstall with scripts/setup.sh") from exc
-        return DeepFace
+        module: ModuleType = DeepFace  # deepface ships no type information
+        return module
 
 
 def recognition_ready(settings: EngineSettings, detector: str) -> ModuleType:

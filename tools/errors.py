@@ -5,16 +5,15 @@ Every error facegate raises on purpose derives from :class:`FacegateError`. Each
 for the CLI. Vendor errors (DeepFace, google-genai, sqlite3) are translated into these once, at their
 adapters, with ``raise ... from exc``.
 
-Families:
+Families defined here (what a face engine needs):
 - ``UserError``: the caller (operator, SDK user, CLI arguments, settings) asked for something invalid.
 - ``ImageInputError``: an image could not be accepted; one subclass per kind of bad input.
 - ``FaceError``: the image was fine but holds no usable face.
 - ``ModelError``: a face model or detector cannot run here (weights missing, backend missing).
-- ``PolicyError``: policy refused; never swallowed into text the model can argue with.
-- ``StoreError``: the consent/audit database failed or was found tampered with.
-- ``ReasonerError``: the LLM backend failed after retries, or answered something unusable.
-- ``EvalError``: an evaluation run's inputs were unusable.
 - ``ProvenanceError``: the provenance (C2PA) check cannot run here.
+
+The agent's families (policy, store, reasoner, evaluation) live in :mod:`agent.errors` and subclass the same
+base: one hierarchy, one set of stable codes and exit codes, and a ground floor that knows nothing of agents.
 """
 
 from __future__ import annotations
@@ -179,103 +178,6 @@ class EngineError(ModelError):
     code = "engine_error"
 
 
-# --- policy and consent ------------------------------------------------------------------------------
-
-
-class PolicyError(FacegateError):
-    code = "policy_error"
-    exit_code = 6
-
-
-class PolicyDenied(PolicyError):
-    """Policy refused an action. Carries the rule id; never turned into negotiable text."""
-
-    code = "policy_denied"
-
-    def __init__(self, message: str, *, rule_id: str, **details: Any) -> None:
-        super().__init__(message, rule_id=rule_id, **details)
-        self.rule_id = rule_id
-
-
-class ConsentRequired(PolicyError):
-    """No valid consent covers this subject, capability and purpose."""
-
-    code = "consent_required"
-
-
-class InvalidConsent(PolicyError):
-    """A consent record lacks what makes it consent (notice, purpose, term, evidence)."""
-
-    code = "invalid_consent"
-    exit_code = 2
-
-
-class UnknownPurpose(PolicyError):
-    code = "unknown_purpose"
-    exit_code = 2
-
-
-# --- storage -----------------------------------------------------------------------------------------
-
-
-class StoreError(FacegateError):
-    code = "store_error"
-    exit_code = 7
-
-
-class MigrationError(StoreError):
-    code = "migration_error"
-
-
-class AuditIntegrityError(StoreError):
-    """The audit chain does not verify."""
-
-    code = "audit_integrity_error"
-    exit_code = 8
-
-
-# --- reasoners ---------------------------------------------------------------------------------------
-
-
-class ReasonerError(FacegateError):
-    code = "reasoner_error"
-    exit_code = 9
-
-
-class ReasonerUnavailable(ReasonerError):
-    """The LLM backend could not be reached or kept failing after retries."""
-
-    code = "reasoner_unavailable"
-
-
-class ReasonerRateLimited(ReasonerUnavailable):
-    code = "reasoner_rate_limited"
-
-
-class ReasonerTimeout(ReasonerUnavailable):
-    code = "reasoner_timeout"
-
-
-class ReasonerRequestRejected(ReasonerError):
-    """The backend refused the request (bad key, bad request, safety block)."""
-
-    code = "reasoner_request_rejected"
-
-
-class MalformedToolCall(ReasonerError):
-    """The model asked for a tool that does not exist or with arguments that do not validate."""
-
-    code = "malformed_tool_call"
-
-
-# --- evaluation --------------------------------------------------------------------------------------
-
-
-class EvalError(FacegateError):
-    code = "eval_error"
-    exit_code = 10
-
-
 # --- provenance --------------------------------------------------------------------------------------
 
 
@@ -284,7 +186,7 @@ class ProvenanceError(FacegateError):
     report (state ``invalid``) that policy refuses."""
 
     code = "provenance_error"
-    exit_code = 11
+    exit_code = 12
 
 
 class ProvenanceUnavailable(ProvenanceError):

@@ -454,7 +454,8 @@ def _to_uint8(values: np.ndarray) -> np.ndarray:
         return (values.astype(np.uint32) * 255 // 65535).astype(np.uint8)
     if values.dtype in (np.uint32, np.int32) and values.size:
         # PIL's "I" mode holds 16-bit PNG data in 32-bit ints
-        return (np.clip(values, 0, 65535).astype(np.uint32) * 255 // 65535).astype(np.uint8)
+        scaled: np.ndarray = (np.clip(values, 0, 65535).astype(np.uint32) * 255 // 65535).astype(np.uint8)
+        return scaled
     if np.issubdtype(values.dtype, np.floating):
         if values.size and (not np.isfinite(values).all() or values.min() < 0.0 or values.max() > 1.0):
             raise UnsupportedImageInput("float image arrays must hold values in [0, 1]")
@@ -496,4 +497,5 @@ def _from_array(array: np.ndarray, settings: EngineSettings) -> LoadedImage:
 def _composite_on_white(bgra: np.ndarray) -> np.ndarray:
     alpha = bgra[:, :, 3:4].astype(np.float32) / 255.0
     rgb = bgra[:, :, :3].astype(np.float32)
-    return np.round(rgb * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    composited: np.ndarray = np.round(rgb * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    return composited

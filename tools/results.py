@@ -82,6 +82,7 @@ class VerificationResult(_Frozen):
     elapsed_ms: float
     image_a_sha256: str
     image_b_sha256: str | None
+    kind: Literal["verification"] = "verification"  # tells results apart in a typed union (agent replies)
 
 
 class FaceExpression(_Frozen):
@@ -99,3 +100,4 @@ class ExpressionResult(_Frozen):
     caveat: str = EXPRESSION_CAVEAT
     elapsed_ms: float
     notes: list[str] = Field(default_factory=list)
+    kind: Literal["expression"] = "expression"  # tells results apart in a typed union (agent replies)

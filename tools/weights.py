@@ -156,7 +156,7 @@ def deepface_backend() -> str | None:
     from deepface.commons import backend_utils  # light: imports no framework
 
     try:
-        return backend_utils.get_backend_engine()
+        return str(backend_utils.get_backend_engine())
     except ValueError:
         return None
 

@@ -69,9 +69,11 @@ def ask(
 
 def events_exit_code(events: Sequence[AgentEvent]) -> int:
     """What a script should learn from one streamed turn (see the module docstring)."""
-    decisions = [(e.data.get("call_id"), e.data.get("outcome")) for e in events if e.kind == "decision"]
-    results = [(e.data.get("status"), e.data.get("error_code"), e.data.get("result"))
-               for e in events if e.kind == "tool_result"]  # fmt: skip
+    from agent.sdk import DecisionEvent, ToolResultEvent
+
+    decisions = [(e.decision.call_id, e.decision.outcome) for e in events if isinstance(e, DecisionEvent)]
+    results = [(e.outcome.status, e.outcome.error_code, e.outcome.result)
+               for e in events if isinstance(e, ToolResultEvent)]  # fmt: skip
     return _exit_code(decisions, results)
 
 

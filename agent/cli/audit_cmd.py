@@ -43,7 +43,7 @@ def audit() -> None:
 def verify(expect_head: str | None, as_json: bool) -> int:
     """Check the hash chain; exit 0 when intact, 8 naming the first bad row."""
     from agent.cli.common import err, opened, print_json
-    from tools.errors import AuditIntegrityError
+    from agent.errors import AuditIntegrityError
 
     with opened() as (_settings, store):
         report = store.audit.verify(expect_head=expect_head)

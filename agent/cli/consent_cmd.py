@@ -9,7 +9,7 @@ import click
 from agent.cli.common import actor_option, json_option
 
 # Spelled out rather than imported: the enum and the bound live in pydantic modules that `facegate --help`
-# must not pay for. tests/test_consent_cli.py keeps these in step with tools.specs and agent.store.models.
+# must not pay for. tests/test_consent_cli.py keeps these in step with agent.policy.capabilities and agent.store.models.
 CAPABILITIES = ("face_verification", "expression_analysis", "enrollment", "llm_image_sharing")
 MAX_DAYS = 36_500
 _DAYS = click.IntRange(1, MAX_DAYS)

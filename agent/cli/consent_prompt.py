@@ -34,12 +34,12 @@ def consent_notice(request: ConsentRequest, purposes: Mapping[str, Purpose] | No
     """
     by_subject: dict[str, list[str]] = {}
     for m in request.missing:
-        purpose = str(m["purpose"])
+        purpose = m.purpose
         described = purposes.get(purpose) if purposes else None
-        what = f"{str(m['capability']).replace('_', ' ')} for the purpose {purpose}"
+        what = f"{m.capability.value.replace('_', ' ')} for the purpose {purpose}"
         if described is not None:
             what += f" ({described.description.rstrip('.')})"
-        items = by_subject.setdefault(str(m["subject_id"]), [])
+        items = by_subject.setdefault(m.subject_id, [])
         if what not in items:
             items.append(what)
     uses = {"; ".join(items) for items in by_subject.values()}
@@ -69,11 +69,12 @@ def prompt_consent(
     from agent.cli.output import paint
     from agent.sdk import ConsentAnswer
 
-    missing = "; ".join(f"{m['subject_id']}: {m['capability']} for {m['purpose']}" for m in request.missing)
+    missing = "; ".join(f"{m.subject_id}: {m.capability} for {m.purpose}" for m in request.missing)
     click.echo(paint(f"\nPolicy needs consent before {request.tool} can run: {missing}.", "needs_consent",
                      enabled=colour))  # fmt: skip
-    click.echo(f"  ({request.decision.get('rule_id')}: {request.decision.get('reason')})")
-    subjects = ", ".join(sorted({str(m["subject_id"]) for m in request.missing}))
+    if request.decision is not None:
+        click.echo(f"  ({request.decision.rule_id}: {request.decision.reason})")
+    subjects = ", ".join(sorted({m.subject_id for m in request.missing}))
     notice = consent_notice(request, purposes)
     click.echo("Notice (show or read it to the person word for word; it is recorded with the consent):")
     click.echo(f"  {notice}")

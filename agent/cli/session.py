@@ -139,7 +139,7 @@ def make_agent(
 
 
 def check_purpose(agent: FaceAgent, purpose: str) -> None:
-    from tools.errors import UnknownPurpose
+    from agent.errors import UnknownPurpose
 
     if purpose not in agent.policy.purposes:
         raise UnknownPurpose(
@@ -149,11 +149,13 @@ def check_purpose(agent: FaceAgent, purpose: str) -> None:
 
 def event_colour(event: AgentEvent) -> str | None:
     """The word whose colour an event's lines take: decisions by outcome, a pause for consent, a failed tool."""
-    if event.kind == "decision":
-        return str(event.data.get("outcome"))
-    if event.kind == "consent_request":
+    from agent.sdk import ConsentRequestEvent, DecisionEvent, ToolResultEvent
+
+    if isinstance(event, DecisionEvent):
+        return event.decision.outcome
+    if isinstance(event, ConsentRequestEvent):
         return "needs_consent"
-    if event.kind == "tool_result" and event.data.get("status") in ("error", "malformed"):
+    if isinstance(event, ToolResultEvent) and event.outcome.status in ("error", "malformed"):
         return "deny"
     return None
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agent.errors import ConfigError
+from agent.policy.capabilities import Capability
 from agent.policy.models import Policy, Purpose, PurposeContext, Requirement
-from tools.errors import ConfigError
-from tools.specs import Capability
 
 DEFAULT_POLICY_RESOURCE = "default_policy.yaml"
 

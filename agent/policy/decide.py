@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Literal
 
 from agent.policy import rules as R
+from agent.policy.capabilities import Capability
 from agent.policy.models import (
     ConsentRecord,
     Decision,
@@ -28,7 +29,7 @@ from agent.policy.models import (
     Purpose,
 )
 from agent.policy.provenance import provenance_verdict
-from tools.specs import Capability, tool_spec
+from agent.policy.tool_specs import tool_spec
 
 ENROLL_TOOL = "enroll"
 
@@ -65,7 +66,7 @@ def decide(request: PolicyRequest, consents: Sequence[ConsentRecord], policy: Po
         raise ValueError("now must be timezone-aware")
 
     def out(outcome: Outcome, rule_id: str, reason: str, **kw: object) -> Decision:
-        return Decision(outcome=outcome, rule_id=rule_id, reason=reason, policy_hash=policy.hash, **kw)  # type: ignore[arg-type]
+        return Decision(outcome=outcome, rule_id=rule_id, reason=reason, policy_hash=policy.hash, **kw)
 
     cap = request.capability
 

@@ -2,7 +2,7 @@
 
 A :class:`Fact` is the part of one tool outcome that an answer may state: verified or not, distance, threshold,
 expression scores per face, or that the call was refused or failed. :func:`fact_from_outcome` builds one from a
-tool outcome in any shape (``agent.state.ToolOutcome``, its JSON dump, or another mapping with the same keys),
+tool outcome in any shape (``agent.graph.messages.ToolOutcome``, its JSON dump, or another mapping with the same keys),
 so the grounding check does not depend on the graph's types. :func:`render_fact` renders a fact with the
 offline answer templates (``prompts/offline_templates.yaml``), exactly as
 ``agent.reasoners.offline.render_outcome`` renders the outcome it came from (a test holds them equal), so the
@@ -115,7 +115,7 @@ def fact_from_outcome(outcome: Any) -> Fact:
         error_code=o.get("error_code"),
         error=o.get("error"),
         human_review=bool(o.get("human_review")),
-        probe_dropped=bool(result.get("probe_dropped")),
+        probe_dropped=bool(o.get("probe_dropped") or result.get("probe_dropped")),
         **{k: v for k, v in fields.items() if v is not None},
     )
 

@@ -184,7 +184,7 @@ def _inside(spans: list[tuple[int, int]], at: int) -> bool:
 
 
 def _half_unit(decimals: int) -> float:
-    return 0.5 * 10 ** (-decimals) + 1e-9
+    return 0.5 * 10.0 ** (-decimals) + 1e-9
 
 
 def _number(text: str) -> tuple[float, int]:
@@ -226,7 +226,7 @@ def find_claims(text: str, names: Iterable[str] = ()) -> list[Claim]:
         for kind, pattern in (("distance", _DISTANCE_RE), ("threshold", _THRESHOLD_RE)):
             for m in pattern.finditer(body):
                 value, decimals = _number(m.group("num"))
-                claims.append(Claim(kind=kind, text=m.group(), start=base + m.start(), end=base + m.end(),  # type: ignore[arg-type]
+                claims.append(Claim(kind=kind, text=m.group(), start=base + m.start(), end=base + m.end(),
                                     number=value, tolerance=_half_unit(decimals)))  # fmt: skip
         seen: set[int] = set()
         for m in _SCORED_LABEL_RE.finditer(body):

@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from agent.policy.capabilities import Capability
 from tools.provenance.models import ProvenanceReport
-from tools.specs import Capability
 
 PurposeContext = Literal["commercial", "workplace", "education", "healthcare", "public_space", "security", "research"]
 Outcome = Literal["allow", "deny", "needs_consent"]
@@ -173,7 +173,7 @@ class ImageRef(_Frozen):
 
 
 class PolicyRequest(_Frozen):
-    """What someone wants to do. ``tool`` is a tools.specs tool name, or ``"enroll"`` for enrollment."""
+    """What someone wants to do. ``tool``: a name from :mod:`agent.policy.tool_specs`, or ``"enroll"``."""
 
     tool: str
     capability: Capability

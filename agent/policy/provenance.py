@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.policy import rules as R
+from agent.policy.capabilities import Capability
 from agent.policy.models import Decision, ImageRef, Obligation, PolicyRequest, Purpose
 from tools.provenance.models import LIVENESS_LABEL
-from tools.specs import Capability
 
 _Out = Callable[..., Decision]
 

@@ -8,8 +8,8 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from agent.state import ImageHandle, ToolCall, Turn, Usage
-from tools.specs import ToolSpec
+from agent.graph.messages import ImageHandle, ToolCall, Turn, Usage
+from agent.policy import ToolSpec
 
 
 class ReasonerStep(BaseModel):

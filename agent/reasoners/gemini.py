@@ -14,17 +14,17 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import prompts
-from agent.logging import get_logger
-from agent.reasoners.base import ReasonerContext, ReasonerStep
-from agent.state import ToolCall, ToolOutcome, Turn, Usage
-from tools.errors import (
+from agent.errors import (
     ReasonerError,
     ReasonerRateLimited,
     ReasonerRequestRejected,
     ReasonerTimeout,
     ReasonerUnavailable,
 )
-from tools.specs import ToolSpec
+from agent.graph.messages import ToolCall, ToolOutcome, Turn, Usage
+from agent.logging import get_logger
+from agent.policy import ToolSpec
+from agent.reasoners.base import ReasonerContext, ReasonerStep
 
 if TYPE_CHECKING:
     from google import genai
@@ -106,7 +106,7 @@ class GeminiReasoner:
         from google.genai import types as gtypes
 
         if settings.gemini_api_key is None:
-            from tools.errors import ConfigError
+            from agent.errors import ConfigError
 
             raise ConfigError("the Gemini reasoner needs GEMINI_API_KEY (or FACEGATE_GEMINI_API_KEY)")
         http = gtypes.HttpOptions(
@@ -272,13 +272,15 @@ def _outcome_part(outcome: ToolOutcome) -> gtypes.Part:
             "reason": outcome.decision.reason,
         }
         if outcome.decision.missing:
-            body["policy_decision"]["missing_consent"] = outcome.decision.missing
+            body["policy_decision"]["missing_consent"] = [m.model_dump(mode="json") for m in outcome.decision.missing]
     if outcome.result is not None:
-        body["result"] = outcome.result
+        body["result"] = outcome.result.model_dump(mode="json")
     if outcome.error_code:
         body["error"] = {"code": outcome.error_code, "message": outcome.error}
     if outcome.human_review:
         body["human_review_required"] = True
+    if outcome.probe_dropped:
+        body["probe_dropped"] = True
     # Round-trip through JSON: the response must be plain data.
     return gtypes.Part(
         function_response=gtypes.FunctionResponse(name=outcome.tool, response=json.loads(json.dumps(body)))

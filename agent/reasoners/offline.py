@@ -13,10 +13,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import prompts
+from agent.graph.messages import (
+    ConsentStatusResult,
+    ImageHandle,
+    ShareResult,
+    ToolCall,
+    ToolOutcome,
+    Turn,
+    current_turn,
+)
+from agent.policy import ToolSpec
 from agent.policy.sensitive import TRAIT_WORDS, requested_sensitive_attributes
 from agent.reasoners.base import ReasonerContext, ReasonerStep
-from agent.state import ImageHandle, ToolCall, ToolOutcome, Turn, current_turn
-from tools.specs import ToolSpec
+from tools.results import ExpressionResult, VerificationResult
 
 # Words that name an attribute, spelled as the policy file spells it (agent/policy/default_policy.yaml): the
 # special categories it refuses as ``inference.sensitive_prohibited`` and the others (age, gender) that
@@ -343,12 +352,14 @@ def _label(handle: str, context: ReasonerContext) -> str:
 
 def _action(outcome: ToolOutcome, context: ReasonerContext) -> str:
     t = _tpl()
-    args = {k: v for k, v in outcome.args.items()}
+    args = dict(outcome.args)
     for key in ("image", "image_a", "image_b"):
-        if isinstance(args.get(key), str):
-            args[key] = _label(args[key], context)
-    if isinstance(args.get("attributes"), list):
-        args["attributes"] = ", ".join(str(a) for a in args["attributes"])
+        value = args.get(key)
+        if isinstance(value, str):
+            args[key] = _label(value, context)
+    attributes = args.get("attributes")
+    if isinstance(attributes, list):
+        args["attributes"] = ", ".join(str(a) for a in attributes)
     template = t["action"].get(outcome.tool, "run " + outcome.tool)
     try:
         return str(template.format(**args))
@@ -366,70 +377,64 @@ def render_outcome(outcome: ToolOutcome, context: ReasonerContext) -> str:
     if outcome.status == "denied" and d is not None:
         if d.outcome == "needs_consent" or outcome.error_code == "consent_required":
             missing = (
-                ", ".join(f"{m.get('subject_id')}: {m.get('capability')} for {m.get('purpose')}" for m in d.missing)
+                ", ".join(f"{m.subject_id}: {m.capability} for {m.purpose}" for m in d.missing)
                 or "a consent covering this use"
             )
             return str(t["needs_consent"].format(action=action, rule_id=d.rule_id, reason=d.reason, missing=missing))
         return str(t["denied"].format(action=action, rule_id=d.rule_id, reason=d.reason))
     if outcome.status == "error":
         return str(t["error"].format(action=action, error_code=outcome.error_code, error=outcome.error))
-    r = outcome.result or {}
+    result = outcome.result
     parts: list[str] = []
     labels = {k: _label(v, context) for k, v in outcome.args.items() if isinstance(v, str)}
-    if outcome.tool in ("verify_faces", "verify_identity"):
-        key = {
-            ("verify_faces", True): "verified_pair",
-            ("verify_faces", False): "not_verified_pair",
-            ("verify_identity", True): "verified_identity",
-            ("verify_identity", False): "not_verified_identity",
-        }[(outcome.tool, bool(r.get("verified")))]
-        parts.append(t[key].format(**{**r, **labels}))
-        for img_key, faces_key in (("image_a", "faces_in_a"), ("image_b", "faces_in_b"), ("image", "faces_in_a")):
-            faces = r.get(faces_key)
-            if img_key in labels and isinstance(faces, int) and faces > 1:
+    if isinstance(result, VerificationResult):
+        identity = outcome.tool == "verify_identity"
+        key = ("verified_" if result.verified else "not_verified_") + ("identity" if identity else "pair")
+        parts.append(t[key].format(**{**result.model_dump(mode="json"), **labels}))
+        for img_key, faces in (
+            ("image_a", result.faces_in_a),
+            ("image_b", result.faces_in_b),
+            ("image", result.faces_in_a),
+        ):
+            if img_key in labels and faces is not None and faces > 1:
                 parts.append(t["several_faces"].format(image=labels[img_key], faces=faces))
-    elif outcome.tool == "analyze_expression":
-        faces = r.get("faces") or []
-        if not faces:
+    elif isinstance(result, ExpressionResult):
+        if not result.faces:
             parts.append(t["expression_none"].format(image=labels.get("image", "the image")))
-        for n, face in enumerate(faces, start=1):
-            scores: dict[str, float] = face.get("scores", {})
-            ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        for n, face in enumerate(result.faces, start=1):
+            ranked = sorted(face.scores.items(), key=lambda kv: -kv[1])
             others = ", ".join(f"{k} {v * 100:.0f}%" for k, v in ranked[1:3]) or "none"
-            box = face.get("box", {})
             parts.append(
                 t["expression_face"].format(
                     n=n,
-                    dominant=face.get("dominant"),
-                    dominant_pct=100 * scores.get(str(face.get("dominant")), 0.0),
+                    dominant=face.dominant,
+                    dominant_pct=100 * face.scores.get(face.dominant, 0.0),
                     others=others,
-                    **{k: box.get(k, 0) for k in ("x", "y", "w", "h")},
+                    **face.box.model_dump(),
                 )
             )
-        parts.append(t["expression_caveat"].format(caveat=r.get("caveat", "appearance-based estimates")))
-    elif outcome.tool == "share_image_with_assistant":
+        parts.append(t["expression_caveat"].format(caveat=result.caveat))
+    elif isinstance(result, ShareResult):
         parts.append(t["shared"].format(image=labels.get("image", "the image")))
-    elif outcome.tool == "consent_status":
-        subject = outcome.args.get("subject", "?")
-        records = r.get("consents") or []
-        if not records:
-            parts.append(t["consent_none"].format(subject=subject))
-        for c in records:
+    elif isinstance(result, ConsentStatusResult):
+        if not result.consents:
+            parts.append(t["consent_none"].format(subject=result.subject))
+        for c in result.consents:
             parts.append(
                 t["consent_item"].format(
-                    id=c.get("id"),
-                    status=c.get("status", "recorded"),
-                    capabilities=", ".join(c.get("capabilities", [])),
-                    purposes=", ".join(c.get("purposes", [])),
-                    granted_at=c.get("granted_at"),
-                    expiry=f", expires {c['expires_at']}" if c.get("expires_at") else "",
-                    revoked=f", REVOKED {c['revoked_at']}" if c.get("revoked_at") else "",
+                    id=c.id,
+                    status=c.status,
+                    capabilities=", ".join(c.capabilities),
+                    purposes=", ".join(c.purposes),
+                    granted_at=c.granted_at,
+                    expiry=f", expires {c.expires_at}" if c.expires_at else "",
+                    revoked=f", REVOKED {c.revoked_at}" if c.revoked_at else "",
                 )
             )
     else:
-        parts.append(f"{outcome.tool}: {r}")
+        parts.append(f"{outcome.tool}: {result}")
     if outcome.human_review:
         parts.append(t["human_review"])
-    if r.get("probe_dropped"):
+    if outcome.probe_dropped:
         parts.append(t["probe_dropped"])
     return " ".join(parts)

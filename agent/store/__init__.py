@@ -11,10 +11,10 @@ from agent.store.models import (
     SweepReport,
     Template,
     TemplateInfo,
-    decision_event,
 )
 from agent.store.nonces import CaptureNonce, NonceLedger, SpendResult
 from agent.store.store import Store, open_store
+from agent.store.writer import AuditWriter
 
 __all__ = [
     "GENESIS_HASH",
@@ -23,6 +23,7 @@ __all__ = [
     "AuditEvent",
     "AuditLog",
     "AuditVerifyReport",
+    "AuditWriter",
     "CaptureNonce",
     "ConsentGrant",
     "NonceLedger",
@@ -34,6 +35,5 @@ __all__ = [
     "TemplateInfo",
     "canonical_json",
     "chain_hash",
-    "decision_event",
     "open_store",
 ]

@@ -53,7 +53,7 @@ class AuditLog:
         last = conn.execute("SELECT seq, row_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         if (last is None and count != 0) or (last is not None and (last[0] != count or last[1] != prev_hash)):
             # Never extend a chain whose head disagrees with its rows: that would bury the damage.
-            from tools.errors import AuditIntegrityError
+            from agent.errors import AuditIntegrityError
 
             raise AuditIntegrityError(
                 f"audit head (count {count}) disagrees with the log's last row; run `facegate audit verify`"
@@ -98,7 +98,9 @@ class AuditLog:
         """
         started = time.perf_counter()
 
-        def report(ok: bool, rows: int, head: str, bad: int | None = None, problem: str | None = None):  # type: ignore[no-untyped-def]
+        def report(
+            ok: bool, rows: int, head: str, bad: int | None = None, problem: str | None = None
+        ) -> AuditVerifyReport:
             return AuditVerifyReport(
                 ok=ok,
                 rows=rows,
@@ -209,7 +211,7 @@ class AuditLog:
             UserError: ``limit`` is not positive (SQLite would read a negative limit as "no limit").
         """
         if limit is not None and int(limit) < 1:
-            from tools.errors import UserError
+            from agent.errors import UserError
 
             raise UserError(f"limit must be a positive number of rows, not {limit}")
         where: list[str] = []

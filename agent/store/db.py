@@ -10,28 +10,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
+from agent.clock import iso, parse_iso, utcnow
+from agent.errors import MigrationError, StoreError
 from agent.store.migrations import MIGRATIONS
-from tools.errors import MigrationError, StoreError
 
 BUSY_TIMEOUT_MS = 10_000
 
-
-def iso(dt: datetime) -> str:
-    """UTC ISO-8601 with microseconds: one fixed width, so text order is time order in SQL."""
-    if dt.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware")
-    return dt.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def parse_iso(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["BUSY_TIMEOUT_MS", "Database", "iso", "make_private_dir", "make_private_file", "parse_iso", "utcnow"]
 
 
 def make_private_dir(path: Path) -> list[Path]:

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agent.policy.models import Decision, Evidence, PolicyRequest
-from tools.errors import InvalidConsent
-from tools.specs import CONSENTABLE, Capability
+from agent.errors import InvalidConsent
+from agent.policy.capabilities import CONSENTABLE, Capability
+from agent.policy.models import Evidence
+from agent.policy.subject_id import SUBJECT_ID_PATTERN, SubjectId, check_subject_id
+
+# SUBJECT_ID_PATTERN and check_subject_id are defined in agent.policy.subject_id; re-exported for old callers.
+__all__ = [
+    "MAX_DAYS",
+    "SUBJECT_ID_PATTERN",
+    "AuditEntry",
+    "AuditEvent",
+    "AuditKind",
+    "AuditVerifyReport",
+    "ConsentGrant",
+    "SubjectInfo",
+    "SweepReport",
+    "Template",
+    "TemplateInfo",
+    "check_subject_id",
+    "latest_expiry",
+]
 
 # The longest term or retention period facegate records (100 years): longer is a typo, and past year 9999 the
 # expiry cannot even be represented.
 MAX_DAYS = 36_500
-
-SUBJECT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
-_SUBJECT_RE = re.compile(SUBJECT_ID_PATTERN)
 
 AuditKind = Literal[
     "decision",
@@ -43,21 +57,12 @@ def latest_expiry(now: datetime) -> datetime:
         return datetime.max.replace(tzinfo=UTC)
 
 
-def check_subject_id(value: str) -> str:
-    """Subject ids are short, printable and free of whitespace (they appear in CLI output and audit rows)."""
-    if not _SUBJECT_RE.match(value):
-        raise ValueError(
-            f"invalid subject id {value!r}: use 1-128 letters, digits and . _ : @ - (starting with a letter or digit)"
-        )
-    return value
-
-
 class ConsentGrant(BaseModel):
     """A consent to record. ``expires_at`` or ``term_days`` gives the term; one of them is required."""
 
     model_config = ConfigDict(extra="forbid")
 
-    subject_id: str
+    subject_id: SubjectId
     capabilities: frozenset[Capability]
     purposes: frozenset[str]
     notice: str | None = None
@@ -65,8 +70,6 @@ class ConsentGrant(BaseModel):
     expires_at: datetime | None = None
     term_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
     retention_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
-
-    _subject = field_validator("subject_id")(check_subject_id)
 
     @field_validator("expires_at")
     @classmethod
@@ -198,7 +201,8 @@ class AuditEvent(BaseModel):
     @field_validator("summary")
     @classmethod
     def _summary_safe(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return _no_biometrics(value)  # type: ignore[no-any-return]
+        _no_biometrics(value)
+        return value
 
 
 class AuditEntry(AuditEvent):
@@ -208,6 +212,11 @@ class AuditEntry(AuditEvent):
     ts: datetime  # type: ignore[assignment]
     prev_hash: str
     row_hash: str
+
+    @property
+    def audit_id(self) -> str:
+        """The id replies and events cite for this row: its sequence number."""
+        return str(self.seq)
 
 
 class AuditVerifyReport(BaseModel):
@@ -223,51 +232,3 @@ class SweepReport(BaseModel):
     templates_deleted: int
     subjects: list[str]
     audit_seq: int
-
-
-def decision_event(
-    request: PolicyRequest,
-    decision: Decision,
-    *,
-    ts: datetime | None = None,
-    summary: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """The audit row of a policy decision: who asked what, for whom, and which rule answered."""
-    subjects: list[str] = []
-    for name in [*(i.subject_id for i in request.images), request.claimed_subject, request.subject]:
-        if name and name not in subjects:
-            subjects.append(name)
-    return AuditEvent(
-        kind="decision",
-        actor=request.actor,
-        session_id=request.session_id or None,
-        purpose=request.purpose,
-        subjects=subjects,
-        capability=request.capability.value,
-        outcome=decision.outcome,
-        rule_id=decision.rule_id,
-        policy_hash=decision.policy_hash,
-        input_hashes=[i.sha256 for i in request.images],
-        ts=ts,
-        summary={
-            "tool": request.tool,
-            "reason": decision.reason,
-            "obligations": [o.model_dump(mode="json") for o in decision.obligations],
-            "missing": [m.model_dump(mode="json") for m in decision.missing],
-            "consent_ids": decision.consent_ids,
-            "probes": sum(1 for i in request.images if i.subject_id is None),
-            **_provenance_summary(request),
-            **({"requested_attributes": request.requested_attributes} if request.requested_attributes else {}),
-            **(summary or {}),
-        },
-    )
-
-
-def _provenance_summary(request: PolicyRequest) -> dict[str, Any]:
-    """The C2PA provenance each image was decided on (state, signer, source type, liveness; never pixels)."""
-    checked = {
-        img.handle: {**img.provenance.summary(), **({"nonce": img.liveness_nonce} if img.liveness_nonce else {})}
-        for img in request.images
-        if img.provenance is not None
-    }
-    return {"provenance": checked} if checked else {}

@@ -17,11 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from agent.errors import UserError
 from agent.policy.models import NonceStatus
-from agent.store.audit import AuditLog
 from agent.store.db import Database, iso, parse_iso, utcnow
-from agent.store.models import AuditEvent
-from tools.errors import UserError
+from agent.store.writer import AuditWriter
 
 _COLS = "nonce, purpose, subject_id, issued_at, expires_at, issued_by, spent_at, spent_session"
 MAX_TTL_S = 86_400
@@ -70,9 +69,9 @@ def nonce_digest(nonce: str) -> str:
 class NonceLedger:
     """The ``capture_nonces`` table of one database (``Store.nonces``)."""
 
-    def __init__(self, db: Database, audit: AuditLog) -> None:
+    def __init__(self, db: Database, writer: AuditWriter) -> None:
         self._db = db
-        self._audit = audit
+        self._writer = writer
 
     def issue(
         self,
@@ -108,17 +107,14 @@ class NonceLedger:
                     actor,
                 ),
             )
-            self._audit.append(
-                AuditEvent(
-                    kind="capture_nonce",
-                    actor=actor,
-                    session_id=session_id,
-                    purpose=purpose,
-                    subjects=[subject_id] if subject_id else [],
-                    outcome="issued",
-                    ts=now,
-                    summary={"nonce_sha256": nonce_digest(record.nonce), "expires_at": iso(record.expires_at)},
-                )
+            self._writer.nonce_issued(
+                actor=actor,
+                session_id=session_id,
+                purpose=purpose,
+                subject_id=subject_id,
+                nonce_sha256=nonce_digest(record.nonce),
+                expires_at=record.expires_at,
+                ts=now,
             )
         return record
 
@@ -173,17 +169,13 @@ class NonceLedger:
                     )
                 if any(s != "fresh" for s in statuses.values()):
                     raise _NotSpendable
-                self._audit.append(
-                    AuditEvent(
-                        kind="capture_nonce",
-                        actor=actor,
-                        session_id=session_id,
-                        purpose=purpose,
-                        subjects=sorted({s for s in presented.values() if s}),
-                        outcome="spent",
-                        ts=now,
-                        summary={"nonce_sha256": [nonce_digest(n) for n in presented]},
-                    )
+                self._writer.nonces_spent(
+                    actor=actor,
+                    session_id=session_id,
+                    purpose=purpose,
+                    subjects=presented.values(),
+                    nonce_sha256=[nonce_digest(n) for n in presented],
+                    ts=now,
                 )
         except _NotSpendable:
             return SpendResult(ok=False, statuses=statuses)

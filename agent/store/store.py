@@ -20,12 +20,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from agent.errors import ConsentRequired, NotFoundError, StoreError, UserError
+from agent.policy import Capability
 from agent.policy.models import ConsentRecord, Decision, Evidence, PolicyRequest
 from agent.store.audit import AuditLog
 from agent.store.db import Database, iso, parse_iso, utcnow
 from agent.store.models import (
     AuditEntry,
-    AuditEvent,
     ConsentGrant,
     SubjectInfo,
     SweepReport,
@@ -33,8 +34,7 @@ from agent.store.models import (
     TemplateInfo,
 )
 from agent.store.nonces import NonceLedger
-from tools.errors import ConsentRequired, NotFoundError, StoreError, UserError
-from tools.specs import Capability
+from agent.store.writer import AuditWriter
 
 _CONSENT_COLS = (
     "id, subject_id, capabilities, purposes, notice, evidence, granted_at, expires_at, revoked_at, retention_days"
@@ -82,7 +82,7 @@ def _consent_from_row(row: Sequence[Any]) -> ConsentRecord:
         purposes=frozenset(json.loads(row[3])),
         notice=row[4],
         evidence=_evidence_from_json(evidence) if evidence else None,
-        granted_at=parse_iso(row[6]),  # type: ignore[arg-type]
+        granted_at=datetime.fromisoformat(row[6]),
         expires_at=parse_iso(row[7]),
         revoked_at=parse_iso(row[8]),
         retention_days=row[9],
@@ -95,7 +95,7 @@ _SUBJECT_COLS = "id, created_at, erased_at, reregistered_at"
 def _subject_from_row(row: Sequence[Any]) -> SubjectInfo:
     return SubjectInfo(
         id=row[0],
-        created_at=parse_iso(row[1]),  # type: ignore[arg-type]
+        created_at=datetime.fromisoformat(row[1]),
         erased_at=parse_iso(row[2]),
         reregistered_at=parse_iso(row[3]),
     )
@@ -116,7 +116,8 @@ class Store:
     def __init__(self, db: Database) -> None:
         self._db = db
         self.audit = AuditLog(db)
-        self.nonces = NonceLedger(db, self.audit)  # liveness nonces (facegate capture nonce)
+        self.writer = AuditWriter(self.audit)
+        self.nonces = NonceLedger(db, self.writer)  # liveness nonces (facegate capture nonce)
 
     @classmethod
     def open(cls, path: Path, *, create: bool = True) -> Store:
@@ -187,10 +188,8 @@ class Store:
         now: datetime | None = None,
         summary: dict[str, Any] | None = None,
     ) -> AuditEntry:
-        """Append the audit row of a policy decision (see :func:`agent.store.models.decision_event`)."""
-        from agent.store.models import decision_event
-
-        return self.audit.append(decision_event(request, decision, ts=now, summary=summary))
+        """Append the audit row of a policy decision (:meth:`AuditWriter.decision`)."""
+        return self.writer.decision(request, decision, extra=summary, ts=now)
 
     # --- consents ---------------------------------------------------------------------------------------
 
@@ -220,27 +219,7 @@ class Store:
             elif erased_before is not None:
                 conn.execute("UPDATE subjects SET reregistered_at = ? WHERE id = ?", (iso(now), record.subject_id))
             self._insert_consent(conn, record, actor=actor)
-            self.audit.append(
-                AuditEvent(
-                    kind="consent_grant",
-                    actor=actor,
-                    purpose=next(iter(record.purposes)) if len(record.purposes) == 1 else None,
-                    subjects=[record.subject_id],
-                    capability=",".join(sorted(c.value for c in record.capabilities)),
-                    outcome="granted",
-                    ts=now,
-                    summary={
-                        "consent_id": record.id,
-                        "capabilities": sorted(c.value for c in record.capabilities),
-                        "purposes": sorted(record.purposes),
-                        "notice": record.notice,
-                        "evidence": record.evidence.model_dump() if record.evidence else None,
-                        "expires_at": iso(expires),
-                        "retention_days": record.retention_days,
-                        **({"reregistered_after_erasure_at": iso(erased_before)} if erased_before else {}),
-                    },
-                )
-            )
+            self.writer.consent_granted(record, actor=actor, ts=now, reregistered_after=erased_before)
         return record
 
     def _insert_consent(
@@ -346,21 +325,15 @@ class Store:
                     self._insert_consent(conn, successor, actor=actor, derived_from=record.id)
                     successors.append(successor.id)
             deleted = self._delete_uncovered_templates(conn, subject_id, now)
-            self.audit.append(
-                AuditEvent(
-                    kind="consent_revoke",
-                    actor=actor,
-                    session_id=session_id,
-                    subjects=[subject_id],
-                    capability=capability.value if capability else None,
-                    outcome="revoked",
-                    ts=now,
-                    summary={
-                        "consent_ids": [r.id for r in revoked],
-                        "successor_consent_ids": successors,
-                        "templates_deleted": deleted,
-                    },
-                )
+            self.writer.consent_revoked(
+                subject_id,
+                actor=actor,
+                ts=now,
+                session_id=session_id,
+                capability=capability,
+                consent_ids=[r.id for r in revoked],
+                successor_ids=successors,
+                templates_deleted=deleted,
             )
         return revoked
 
@@ -434,31 +407,26 @@ class Store:
                     blob,
                 ),
             )
-            self.audit.append(
-                AuditEvent(
-                    kind="enrollment",
-                    actor=actor,
-                    session_id=session_id,
-                    purpose=purpose,
-                    subjects=[subject_id],
-                    capability=Capability.ENROLLMENT.value,
-                    outcome="enrolled",
-                    rule_id=rule_id,
-                    policy_hash=policy_hash,
-                    input_hashes=[image_sha256],
-                    ts=now,
-                    summary={
-                        "template_id": template_id,
-                        "template_sha256": template_sha,
-                        "model": model,
-                        "detector": detector,
-                        "dim": len(vector),
-                        "consent_id": consent_id,
-                        "expires_at": iso(expires_at),
-                        "replaced": bool(replaced),
-                        **(audit_summary or {}),
-                    },
-                )
+            self.writer.template_saved(
+                subject_id,
+                actor=actor,
+                ts=now,
+                session_id=session_id,
+                purpose=purpose,
+                image_sha256=image_sha256,
+                rule_id=rule_id,
+                policy_hash=policy_hash,
+                summary={
+                    "template_id": template_id,
+                    "template_sha256": template_sha,
+                    "model": model,
+                    "detector": detector,
+                    "dim": len(vector),
+                    "consent_id": consent_id,
+                    "expires_at": iso(expires_at),
+                    "replaced": bool(replaced),
+                    **(audit_summary or {}),
+                },
             )
         return template_id
 
@@ -535,22 +503,8 @@ class Store:
         with self._db.transaction() as conn:
             subjects = [r[0] for r in conn.execute("SELECT DISTINCT subject_id FROM templates ORDER BY subject_id")]
             per_subject = {s: self._delete_uncovered_templates(conn, s, now) for s in subjects}
-            affected = [s for s, n in per_subject.items() if n]
-            total = sum(per_subject.values())
-            entry = self.audit.append(
-                AuditEvent(
-                    kind="retention_sweep",
-                    actor=actor,
-                    subjects=affected,
-                    outcome=f"deleted {total} template(s)",
-                    ts=now,
-                    summary={
-                        "templates_deleted": total,
-                        "per_subject": {s: per_subject[s] for s in affected},
-                    },
-                )
-            )
-        return SweepReport(templates_deleted=total, subjects=affected, audit_seq=entry.seq)
+            entry = self.writer.retention_swept(per_subject, actor=actor, ts=now)
+        return SweepReport(templates_deleted=sum(per_subject.values()), subjects=entry.subjects, audit_seq=entry.seq)
 
     # --- erasure ----------------------------------------------------------------------------------------
 
@@ -577,16 +531,7 @@ class Store:
             ).rowcount
             conn.execute("UPDATE subjects SET erased_at = ? WHERE id = ?", (iso(now), subject_id))
             summary = {"templates_deleted": templates, "consents_revoked": revoked, **(extra_summary or {})}
-            entry = self.audit.append(
-                AuditEvent(
-                    kind="erasure",
-                    actor=actor,
-                    subjects=[subject_id],
-                    outcome="erased",
-                    ts=now,
-                    summary=summary,
-                )
-            )
+            entry = self.writer.erased(subject_id, actor=actor, ts=now, summary=summary)
         return {**summary, "subject": subject_id, "erased_at": iso(now), "audit_seq": entry.seq}
 
 

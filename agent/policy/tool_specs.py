@@ -1,90 +1,65 @@
-"""What each agent-facing face tool is, next to its argument schema: the capability it exercises, the data
-categories it touches and whether it reads a subject's face. Policy decides on these declarations; reasoners
-turn the argument models into function declarations. Nothing here runs a model."""
+"""The tool catalogue policy decides on: each agent-facing tool's argument schema next to what it exercises
+(capability), the data categories it touches and whether it reads a subject's face.
+
+Policy owns these declarations, not the tool implementations (``agent/toolset/``): what capability a tool
+exercises is a policy fact, reviewed with the rules, never something an implementation asserts about itself.
+:func:`agent.policy.decide` reads them (unknown, unrunnable or mismatched tools are refused); reasoners turn the
+argument models into function declarations. Nothing here runs anything.
+"""
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class Capability(StrEnum):
-    """What a person can consent to (and a few things no one can)."""
-
-    FACE_VERIFICATION = "face_verification"
-    EXPRESSION_ANALYSIS = "expression_analysis"
-    ENROLLMENT = "enrollment"  # storing a face template
-    LLM_IMAGE_SHARING = "llm_image_sharing"  # sending a face image to the LLM (a disclosure, BIPA 15(d))
-    # Never consentable; declared so that a request for them is decided and audited, not silently ignored.
-    IDENTIFICATION = "identification"  # one-to-many search (AI Act Art. 5(1)(h))
-    ATTRIBUTE_INFERENCE = "attribute_inference"  # race, religion, health, ... (AI Act Art. 5(1)(g))
-    # Reading the consent registry about a subject: no biometric processing.
-    CONSENT_LOOKUP = "consent_lookup"
+from agent.policy.capabilities import Capability, DataCategory
 
 
-CONSENTABLE: frozenset[Capability] = frozenset(
-    {
-        Capability.FACE_VERIFICATION,
-        Capability.EXPRESSION_ANALYSIS,
-        Capability.ENROLLMENT,
-        Capability.LLM_IMAGE_SHARING,
-    }
-)
+class ToolArgs(BaseModel):
+    """Base of every tool's argument model: unknown arguments are refused, not ignored."""
 
-
-class DataCategory(StrEnum):
-    FACE_IMAGE = "face_image"
-    FACE_TEMPLATE = "face_template"
-    EXPRESSION = "expression"
-    CONSENT_RECORD = "consent_record"
-    SENSITIVE_TRAIT = "sensitive_trait"
-
-
-class ImageArg(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class VerifyFacesArgs(ImageArg):
+class VerifyFacesArgs(ToolArgs):
     """Compare the faces in two registered images (one-to-one)."""
 
     image_a: str = Field(description="Handle of the first registered image, e.g. 'img1'.")
     image_b: str = Field(description="Handle of the second registered image, e.g. 'img2'.")
 
 
-class VerifyIdentityArgs(ImageArg):
+class VerifyIdentityArgs(ToolArgs):
     """Check whether the face in a probe image matches the enrolled template of the claimed subject."""
 
     image: str = Field(description="Handle of the probe image.")
     claimed_subject: str = Field(description="Subject id the person claims to be (must be enrolled).")
 
 
-class AnalyzeExpressionArgs(ImageArg):
+class AnalyzeExpressionArgs(ToolArgs):
     """Estimate the facial expression (appearance only) of each face in a registered image."""
 
     image: str = Field(description="Handle of a registered image.")
 
 
-class ShareImageArgs(ImageArg):
+class ShareImageArgs(ToolArgs):
     """Attach a registered face image to the conversation so the assistant can look at it."""
 
     image: str = Field(description="Handle of a registered image.")
 
 
-class IdentifyPersonArgs(ImageArg):
+class IdentifyPersonArgs(ToolArgs):
     """Search who a face belongs to among everyone known (one-to-many identification)."""
 
     image: str = Field(description="Handle of a registered image.")
 
 
-class InferAttributesArgs(ImageArg):
+class InferAttributesArgs(ToolArgs):
     """Infer personal attributes (e.g. race, religion, health) from a face."""
 
     image: str = Field(description="Handle of a registered image.")
     attributes: list[str] = Field(description="Attributes requested, e.g. ['race', 'age'].")
 
 
-class ConsentStatusArgs(ImageArg):
+class ConsentStatusArgs(ToolArgs):
     """Read what consent is on record for a subject (no biometric processing)."""
 
     subject: str = Field(description="Subject id.")
@@ -97,7 +72,7 @@ class ToolSpec(BaseModel):
 
     name: str
     description: str
-    args_model: type[BaseModel]
+    args_model: type[ToolArgs]
     capability: Capability
     data_categories: tuple[DataCategory, ...]
     reads_face: bool
@@ -176,9 +151,12 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
 )
 
 
+_BY_NAME: dict[str, ToolSpec] = {spec.name: spec for spec in TOOL_SPECS}
+
+
 def tool_spec(name: str) -> ToolSpec | None:
     """The spec of the tool called ``name``, or None when no such tool exists."""
-    for spec in TOOL_SPECS:
-        if spec.name == name:
-            return spec
-    return None
+    return _BY_NAME.get(name)
+
+
+SHARE_TOOL = "share_image_with_assistant"

@@ -2,7 +2,7 @@
 
 :func:`measure_overhead` runs N turns of the offline reasoner against a no-op face engine (so the face models
 are out of the picture) and reports the median wall time of a turn minus the time spent inside the engine.
-``facegate eval bench`` calls it; nothing here asserts a threshold.
+``facegate eval bench`` calls it (``python -m evals.overhead`` prints it); nothing here asserts a threshold.
 """
 
 from __future__ import annotations
@@ -10,14 +10,19 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from agent.settings import Settings
+    from agent.store import AuditEntry, AuditEvent, AuditLog
+    from tools.images import ImageSource, LoadedImage
+    from tools.results import ExpressionResult, FaceEmbedding, VerificationResult
+    from tools.settings import EngineSettings
 
 SUBJECT = "bench_subject"
 PURPOSE = "mfa"
@@ -38,52 +43,69 @@ class OverheadReport(BaseModel):
     target_ms: float = 5.0
 
 
-class _TimedAudit:
+class _TimedLog:
     """Wraps the store's audit log to time appends (the benchmark's view only; behaviour unchanged)."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: AuditLog) -> None:
         self._inner = inner
         self.ms: list[float] = []
 
-    def append(self, event: Any) -> Any:
+    def append(self, event: AuditEvent) -> AuditEntry:
         start = time.perf_counter()
         try:
             return self._inner.append(event)
         finally:
             self.ms.append((time.perf_counter() - start) * 1000)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
 
 class _NoOpEngine:
     """Answers instantly with fixed results: the benchmark measures everything but the face models."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
 
-    def load(self, source: Any) -> Any:
+    def load(self, source: ImageSource) -> LoadedImage:
         from tools.images import load_image
 
         return load_image(source, self.settings)
 
-    def verify(self, a: Any, b: Any, *, threshold: float | None = None, **_: Any) -> Any:
+    def embed(self, source: ImageSource, *, require_single_face: bool | None = None) -> FaceEmbedding:
+        raise NotImplementedError  # pragma: no cover - the benchmark enrolls nobody
+
+    def verify(
+        self, a: ImageSource, b: ImageSource, *, require_single_face: bool | None = None, threshold: float | None = None
+    ) -> VerificationResult:
         from tools.results import FaceBox, VerificationResult
 
+        ia, ib = self.load(a), self.load(b)
         box = FaceBox(x=0, y=0, w=8, h=8)
         return VerificationResult(
             verified=True, distance=0.02, threshold=threshold or 0.07, metric="cosine", model="noop",
             detector="noop", box_a=box, box_b=box, faces_in_a=1, faces_in_b=1, used_largest_face=False,
-            notes=[], elapsed_ms=0.0, image_a_sha256=a.sha256, image_b_sha256=b.sha256,
+            notes=[], elapsed_ms=0.0, image_a_sha256=ia.sha256, image_b_sha256=ib.sha256,
         )  # fmt: skip
 
-    def verify_against_template(self, probe: Any, template: Any, **kw: Any) -> Any:  # pragma: no cover
-        raise NotImplementedError
+    def verify_against_template(
+        self,
+        probe: ImageSource,
+        template: Sequence[float],
+        *,
+        template_model: str,
+        template_detector: str,
+        threshold: float | None = None,
+    ) -> VerificationResult:
+        raise NotImplementedError  # pragma: no cover - the benchmark verifies pairs
 
-    def analyze_expression(self, source: Any) -> Any:  # pragma: no cover
-        raise NotImplementedError
+    def analyze_expression(self, source: ImageSource) -> ExpressionResult:
+        raise NotImplementedError  # pragma: no cover - the benchmark verifies pairs
 
-    def forget(self, sha256: str) -> bool:  # pragma: no cover
+    def default_threshold(self) -> float:
+        return 0.07
+
+    def model_threshold(self) -> float:
+        return 0.07
+
+    def forget(self, sha256: str) -> bool:
         return False
 
 
@@ -106,14 +128,14 @@ def measure_overhead(
     from agent.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="facegate-bench-") as tmp:
-        base = settings or Settings()  # type: ignore[call-arg]  # fields have defaults
+        base = settings or Settings()
         cfg = base.model_copy(
             update={"home": Path(tmp), "reasoner": "offline", "db_path": None, "checkpoint_path": None}
         )
         engine = _NoOpEngine(cfg)
         agent = FaceAgent(cfg, engine=engine, checkpointer=None if checkpointer == "sqlite" else "memory")
-        audit = _TimedAudit(agent.store.audit)
-        agent.store.audit = audit  # type: ignore[assignment]
+        audit = _TimedLog(agent.store.audit)
+        agent.store.writer.log = audit
         try:
             agent.grant_consent(
                 SUBJECT, capabilities=["face_verification"], purposes=[PURPOSE],
@@ -162,3 +184,9 @@ def measure_overhead(
 def _p90(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+
+
+if __name__ == "__main__":  # pragma: no cover - a measurement, run by hand
+    import sys
+
+    print(measure_overhead(int(sys.argv[1]) if len(sys.argv) > 1 else 100).model_dump_json(indent=2))
