@@ -233,7 +233,7 @@ def test_migration_3_adds_reregistered_at_to_an_existing_database(tmp_path: Path
     conn.commit()
     conn.close()
     store = Store.open(path)
-    assert store.schema_version() == 3
+    assert store.schema_version() == max(n for n, _ in MIGRATIONS)  # 3 and every later one applied
     info = store.get_subject("bob")
     assert info is not None and info.erased and info.reregistered_at is None
     store.close()

@@ -84,4 +84,12 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE subjects ADD COLUMN reregistered_at TEXT",
         ),
     ),
+    (
+        4,
+        (
+            # How the template was computed (tools.results.EmbeddingRecipe as JSON): a probe is compared only
+            # with a template made the same way. NULL for templates stored before: they must be enrolled again.
+            "ALTER TABLE templates ADD COLUMN recipe TEXT",
+        ),
+    ),
 )

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.policy.models import Decision, Evidence, PolicyRequest
 from tools.errors import InvalidConsent
+from tools.results import EmbeddingRecipe
 from tools.specs import CONSENTABLE, Capability
 
 # The longest term or retention period facegate records (100 years): longer is a typo, and past year 9999 the
@@ -135,6 +136,9 @@ class TemplateInfo(BaseModel):
     consent_id: str | None
     created_at: datetime
     expires_at: datetime
+    # how the vector was computed; for a template stored before recipes were recorded, one whose
+    # ``recorded`` is False (it matches no engine: enrol again)
+    recipe: EmbeddingRecipe
 
 
 class Template(TemplateInfo):
