@@ -19,8 +19,11 @@ from pydantic import BaseModel, Field
 
 from evals import metrics
 from evals.datasets import Pair, dataset_sha256, read_pairs, resolve
-from evals.executors import ExecutorName, run_images
+from evals.executors import ExecutorName, ProgressFn, run_images
+from evals.groups import GroupTable, proportion, verification_groups
 from evals.workers import peak_rss_mb
+from tools.calibration import Proportion
+from tools.errors import EvalError
 
 if TYPE_CHECKING:
     from agent.settings import Settings
@@ -44,9 +47,14 @@ class VerificationReport(BaseModel):
     n_scorable_pairs: int
     n_failed_pairs: int
     threshold: float
+    threshold_source: str | None = None  # "setting", "calibration" or "model" (DeepFace's)
     accuracy: float | None  # over scorable pairs, at the configured threshold
     accuracy_counting_failures: float  # failed pairs counted as wrong
     confusion: dict[str, int]  # at the configured threshold, scorable pairs: tp, fp, tn, fn
+    # at the configured threshold, scorable pairs, with Clopper-Pearson intervals: false match rate (impostor
+    # pairs accepted) and false non-match rate (genuine pairs refused)
+    fmr: Proportion | None = None
+    fnmr: Proportion | None = None
     best_threshold: float | None
     best_accuracy: float | None
     auc: float | None
@@ -54,6 +62,8 @@ class VerificationReport(BaseModel):
     tar_at_far: dict[str, float | str]
     failed_images: list[FailedImage]
     n_failed_images: int
+    failed_by_code: dict[str, int] = Field(default_factory=dict)  # e.g. {"face_not_found": 3}
+    groups: list[GroupTable] = Field(default_factory=list)  # one table per extra column of the pair list
     elapsed_s: float
     embed_elapsed_s: float
     pairs_per_s: float
@@ -78,18 +88,24 @@ def run_verification(
     workers: int | None = None,
     executor: ExecutorName = "local",
     ray_address: str | None = None,
-    progress: bool = True,
+    progress: ProgressFn | bool | None = None,
     audit: bool = True,
 ) -> VerificationReport:
     """Evaluate verification on ``pairs_file`` (paths relative to ``root``); write report.json, report.md,
-    roc.png and pair_scores.csv into ``out``."""
+    roc.png, pair_scores.csv (and groups.png when the list has group columns) into ``out``.
+
+    Raises:
+        EvalError: no image of the list exists under ``root``, or no pair could be scored (every pair touches
+            an image that failed): there is no result to report, and a ROC drawn from nothing would look like one.
+    """
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     pairs = read_pairs(pairs_file, root)
     rel_images = list(dict.fromkeys([p.img1 for p in pairs] + [p.img2 for p in pairs]))
+    abs_of = {rel: str(resolve(root, rel)) for rel in rel_images}
+    check_images_exist(abs_of, pairs_file, root)
     digest = dataset_sha256(pairs_file, root, rel_images)
 
-    abs_of = {rel: str(resolve(root, rel)) for rel in rel_images}
     outcomes, stats = run_images(
         "embed",
         [abs_of[r] for r in rel_images],
@@ -112,8 +128,15 @@ def run_verification(
             failed.append(FailedImage(file=rel, error_code=o.error_code or "error", error=o.error or ""))
 
     # the workers' engines report DeepFace's threshold, so this process never loads DeepFace
-    threshold = float(settings.threshold or stats.threshold or _threshold_here(settings))
+    if settings.threshold is not None:
+        threshold, source = float(settings.threshold), "setting"
+    elif stats.threshold is not None:
+        threshold, source = float(stats.threshold), stats.threshold_source or "model"
+    else:
+        threshold, source = _threshold_here(settings)
     scorable = [p for p in pairs if p.img1 in index and p.img2 in index]
+    if not scorable:
+        raise no_pair_scored(len(pairs), failed, pairs_file)
     same = np.array([p.same for p in scorable], dtype=bool)
     if scorable:
         mat = np.asarray(vectors, dtype=np.float64)
@@ -150,22 +173,27 @@ def run_verification(
         started_at=started_at,
         t0=t0,
     )
+    report.threshold_source = source
     out.mkdir(parents=True, exist_ok=True)
     _write_scores(out / "pair_scores.csv", pairs, index, scorable, dist, threshold)
+    from evals.plots import groups_png, roc_png
+
     if report.auc is not None:
         roc = metrics.roc_curve(dist, same)
-        far, tar = roc.far.tolist(), roc.tar.tolist()
-    else:
-        far, tar = [0.0, 1.0], [0.0, 1.0]
-    from evals.plots import roc_png
-
-    roc_png(
-        out / "roc.png",
-        far,
-        tar,
-        auc=report.auc,
-        title=f"{pairs_file.name}: {settings.model} + {settings.detector}",
-    )
+        roc_png(
+            out / "roc.png",
+            roc.far.tolist(),
+            roc.tar.tolist(),
+            auc=report.auc,
+            title=f"{pairs_file.name}: {settings.model} + {settings.detector}",
+            n_impostor=int((~same).sum()),
+            threshold=threshold,
+            at_threshold=_operating_point(report),
+        )
+    else:  # no curve without both kinds of pair: no picture that could pass for one
+        (out / "roc.png").unlink(missing_ok=True)
+    if not groups_png(out / "groups.png", report.groups, title=f"{pairs_file.name}: FMR and FNMR by group"):
+        (out / "groups.png").unlink(missing_ok=True)
     # again, now that the plot is drawn: matplotlib is part of what this process held
     report.peak_rss_mb = rss_summary(
         peak_rss_mb(),
@@ -209,6 +237,7 @@ def _build_report(
     t0: float,
 ) -> VerificationReport:
     notes: list[str] = shipped_set_notes(root)
+    rates = metrics.error_rates(dist, same, threshold)
     predicted = dist <= threshold
     correct = int(np.sum(predicted == same))
     n_failed_pairs = len(pairs) - len(scorable)
@@ -247,6 +276,9 @@ def _build_report(
             "tn": int(np.sum(~predicted & ~same)),
             "fn": int(np.sum(~predicted & same)),
         },
+        fmr=proportion(rates.false_matches, rates.impostors),
+        fnmr=proportion(rates.false_non_matches, rates.genuines),
+        groups=verification_groups([p.groups for p in scorable], dist, same, threshold),
         best_threshold=best_threshold,
         best_accuracy=best_accuracy,
         auc=auc,
@@ -254,6 +286,7 @@ def _build_report(
         tar_at_far=tar,
         failed_images=failed,
         n_failed_images=len(failed),
+        failed_by_code=failure_counts(failed),
         elapsed_s=elapsed,
         embed_elapsed_s=stats_elapsed,
         pairs_per_s=len(pairs) / elapsed if elapsed > 0 else float("inf"),
@@ -266,6 +299,7 @@ def _build_report(
             "metric": settings.metric,
             "align": settings.align,
             "detect_max_side": settings.detect_max_side,
+            "embedding_mirror": settings.embedding_mirror,
             "threshold_setting": settings.threshold,
             **run_settings,
         },
@@ -289,11 +323,46 @@ def shipped_set_notes(root: Path) -> list[str]:
     return [str(caveat)] if caveat else []
 
 
-def _threshold_here(settings: Settings) -> float:
-    """Only when no image could be embedded (so no worker reported one)."""
+def _threshold_here(settings: Settings) -> tuple[float, str]:
+    """Only when no worker reported one."""
     from tools.engine import FaceEngine
 
-    return FaceEngine(settings).default_threshold()
+    return FaceEngine(settings).threshold_and_source()
+
+
+def _operating_point(report: VerificationReport) -> tuple[float, float] | None:
+    if report.fmr is None or report.fnmr is None or report.fmr.rate is None or report.fnmr.rate is None:
+        return None
+    return report.fmr.rate, 1.0 - report.fnmr.rate
+
+
+def check_images_exist(abs_of: dict[str, str], list_file: Path, root: Path) -> None:
+    """Fail before any worker starts when not one image of the list exists under ``root`` (a wrong --root)."""
+    if abs_of and not any(Path(p).is_file() for p in abs_of.values()):
+        example = next(iter(abs_of))
+        raise EvalError(
+            f"none of the {len(abs_of)} images that {list_file.name} names exists under --root {root} "
+            f"(e.g. {example!r} is not {abs_of[example]}): is --root the folder the paths are relative to?",
+            root=str(root),
+            images=len(abs_of),
+        )
+
+
+def failure_counts(failed: list[FailedImage]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for f in failed:
+        counts[f.error_code] = counts.get(f.error_code, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def no_pair_scored(n_pairs: int, failed: list[FailedImage], list_file: Path) -> EvalError:
+    codes = ", ".join(f"{n} {code}" for code, n in failure_counts(failed).items())
+    return EvalError(
+        f"no pair of {list_file.name} could be scored: {len(failed)} image(s) failed ({codes}) and every one of "
+        f"the {n_pairs} pair(s) touches one",
+        failed_images=len(failed),
+        pairs=n_pairs,
+    )
 
 
 def rss_summary(
@@ -334,6 +403,10 @@ def headline(report: VerificationReport) -> dict[str, Any]:
         "accuracy_counting_failures": report.accuracy_counting_failures,
         "auc": report.auc,
         "eer": report.eer,
+        "fmr": report.fmr.rate if report.fmr else None,
+        "fnmr": report.fnmr.rate if report.fnmr else None,
+        "threshold": report.threshold,
+        "threshold_source": report.threshold_source,
         "n_failed_images": report.n_failed_images,
         "pairs_per_s": round(report.pairs_per_s, 3),
         "settings": report.settings,
@@ -382,8 +455,10 @@ def render_markdown(r: VerificationReport) -> str:
         "| --- | --- |",
         f"| pairs (genuine / impostor) | {r.n_pairs} ({r.n_genuine_pairs} / {r.n_impostor_pairs}) |",
         f"| distinct images | {r.n_images} |",
-        f"| threshold (configured) | {r.threshold:.4f} |",
+        f"| threshold (configured) | {r.threshold:.4f} ({_SOURCES.get(r.threshold_source or '', 'n/a')}) |",
         f"| accuracy over scorable pairs ({r.n_scorable_pairs}) | {_pct(r.accuracy)} |",
+        f"| FMR at the threshold (impostor pairs accepted; 95% CI) | {_rate(r.fmr)} |",
+        f"| FNMR at the threshold (genuine pairs refused; 95% CI) | {_rate(r.fnmr)} |",
         f"| accuracy counting {r.n_failed_pairs} failed pair(s) as wrong | {_pct(r.accuracy_counting_failures)} |",
         f"| best threshold / its accuracy | {_num(r.best_threshold)} / {_pct(r.best_accuracy)} |",
         f"| ROC AUC | {_num(r.auc)} |",
@@ -406,9 +481,27 @@ def render_markdown(r: VerificationReport) -> str:
         lines += ["## Failed images", "", "| file | error |", "| --- | --- |"]
         lines += [f"| `{f.file}` | {f.error_code}: {f.error} |" for f in r.failed_images]
         lines.append("")
+    if r.groups:
+        from evals.groups import render_markdown as groups_markdown
+
+        lines += groups_markdown(r.groups, plot="groups.png" if any(t.rows for t in r.groups) else None)
     if r.notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in r.notes] + [""]
     if r.audit is not None:
         lines += [f"Audit: `{json.dumps(r.audit)}`", ""]
-    lines += ["![ROC](roc.png)", ""]
+    if r.auc is not None:
+        lines += ["![ROC](roc.png)", ""]
     return "\n".join(lines)
+
+
+_SOURCES = {
+    "setting": "set by the operator",
+    "calibration": "calibrated: facegate eval calibrate",
+    "model": "DeepFace's for the model and metric",
+}
+
+
+def _rate(p: Proportion | None) -> str:
+    if p is None or p.rate is None:
+        return "n/a (no such pairs)"
+    return f"{100 * p.rate:.2f}% ({p.k}/{p.n}; {100 * p.low:.2f}-{100 * p.high:.2f}%)"

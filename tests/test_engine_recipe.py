@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.photos import photo
-from tools.calibration import Calibration, Rate, write_calibration
+from tools.calibration import Calibration, Proportion, write_calibration
 from tools.engine import FaceEngine, mirror_average
 from tools.errors import ConfigError, FaceNotFound, TemplateMismatch, UserError
 from tools.results import EmbeddingRecipe
@@ -133,7 +133,7 @@ def test_a_template_with_no_recorded_recipe_matches_no_engine(face_settings: Eng
 
 
 def _calibration(engine: FaceEngine, threshold: float, **recipe_change: object) -> Calibration:
-    rate = Rate(errors=0, trials=400, rate=0.0, low=0.0, high=0.009)
+    rate = Proportion(k=0, n=400, rate=0.0, low=0.0, high=0.009)
     return Calibration(
         threshold=threshold,
         metric="cosine",

@@ -20,14 +20,15 @@ from tools.errors import ConfigError
 from tools.results import EmbeddingRecipe
 
 
-class Rate(BaseModel):
-    """An error rate measured on ``trials`` pairs, with a Clopper-Pearson interval at ``confidence``."""
+class Proportion(BaseModel):
+    """``k`` of ``n`` (errors among pairs, correct among images), with a Clopper-Pearson interval at
+    ``confidence``."""
 
     model_config = ConfigDict(frozen=True)
 
-    errors: int = Field(ge=0)
-    trials: int = Field(ge=0)
-    rate: float | None  # None: no trials
+    k: int = Field(ge=0)
+    n: int = Field(ge=0)
+    rate: float | None  # None: n == 0
     low: float
     high: float
     confidence: float = 0.95
@@ -43,8 +44,8 @@ class Calibration(BaseModel):
     target: Literal["far", "frr"]
     target_rate: float = Field(gt=0, lt=1)
     confidence: float = Field(gt=0, lt=1)
-    far: Rate
-    frr: Rate
+    far: Proportion
+    frr: Proportion
     threshold_interval: tuple[float, float] | None = None  # bootstrap percentile interval of the threshold
     dataset_sha256: str
     pairs_file: str
