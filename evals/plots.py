@@ -83,17 +83,20 @@ def groups_png(path: Path, tables: Sequence[Any], *, title: str) -> bool:
         for ax, table in zip(axes[:, 0], drawable, strict=True):
             names = [r.group for r in table.rows]
             width = 0.8 / len(metrics)
+            top = 0.0
             for j, metric in enumerate(metrics):
-                ys = [i + (j - (len(metrics) - 1) / 2) * width for i in range(len(names))]
-                rates = [r.rates[metric] for r in table.rows]
-                xs = [p.rate if p.rate is not None else 0.0 for p in rates]
-                err = [
-                    [max(0.0, x - p.low) for x, p in zip(xs, rates, strict=True)],
-                    [max(0.0, p.high - x) for x, p in zip(xs, rates, strict=True)],
-                ]
+                # a group with no pair of this kind (no impostors, say) has no rate: no bar, not a 0-1 interval
+                shown = [(i, r.rates[metric]) for i, r in enumerate(table.rows) if r.rates[metric].n]
+                if not shown:
+                    continue
+                ys = [i + (j - (len(metrics) - 1) / 2) * width for i, _ in shown]
+                xs = [p.rate or 0.0 for _, p in shown]
+                err = [[max(0.0, x - p.low) for x, (_, p) in zip(xs, shown, strict=True)],
+                       [max(0.0, p.high - x) for x, (_, p) in zip(xs, shown, strict=True)]]  # fmt: skip
                 ax.barh(ys, xs, height=width, xerr=err, capsize=3, label=metric.upper(), alpha=0.8)
+                top = max(top, *(p.high for _, p in shown))
             ax.set_yticks(range(len(names)), names, fontsize=8)
-            ax.set_xlim(0, 1)
+            ax.set_xlim(0, min(1.0, max(0.05, top * 1.1)))
             ax.set_title(f"{table.column}", fontsize=9)
             ax.grid(alpha=0.3, axis="x")
             if len(metrics) > 1:

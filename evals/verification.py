@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,9 +20,9 @@ from pydantic import BaseModel, Field
 
 from evals import metrics
 from evals.datasets import Pair, dataset_sha256, read_pairs, resolve
-from evals.executors import ExecutorName, ProgressFn, run_images
+from evals.executors import ExecutorName, ProgressFn, RunStats, run_images
 from evals.groups import GroupTable, proportion, verification_groups
-from evals.workers import peak_rss_mb
+from evals.workers import ImageOutcome, peak_rss_mb
 from tools.calibration import Proportion
 from tools.errors import EvalError
 
@@ -100,51 +101,13 @@ def run_verification(
     """
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    pairs = read_pairs(pairs_file, root)
-    rel_images = list(dict.fromkeys([p.img1 for p in pairs] + [p.img2 for p in pairs]))
-    abs_of = {rel: str(resolve(root, rel)) for rel in rel_images}
-    check_images_exist(abs_of, pairs_file, root)
-    digest = dataset_sha256(pairs_file, root, rel_images)
-
-    outcomes, stats = run_images(
-        "embed",
-        [abs_of[r] for r in rel_images],
-        settings,
-        executor=executor,
-        workers=workers,
-        ray_address=ray_address,
-        progress=progress,
+    scored = score_pairs(
+        settings, pairs_file, root, workers=workers, executor=executor, ray_address=ray_address, progress=progress
     )
-
-    index: dict[str, int] = {}
-    vectors: list[list[float]] = []
-    failed: list[FailedImage] = []
-    for rel in rel_images:
-        o = outcomes[abs_of[rel]]
-        if o.ok and o.vector is not None:
-            index[rel] = len(vectors)
-            vectors.append(o.vector)
-        else:
-            failed.append(FailedImage(file=rel, error_code=o.error_code or "error", error=o.error or ""))
-
-    # the workers' engines report DeepFace's threshold, so this process never loads DeepFace
-    if settings.threshold is not None:
-        threshold, source = float(settings.threshold), "setting"
-    elif stats.threshold is not None:
-        threshold, source = float(stats.threshold), stats.threshold_source or "model"
-    else:
-        threshold, source = _threshold_here(settings)
-    scorable = [p for p in pairs if p.img1 in index and p.img2 in index]
-    if not scorable:
-        raise no_pair_scored(len(pairs), failed, pairs_file)
-    same = np.array([p.same for p in scorable], dtype=bool)
-    if scorable:
-        mat = np.asarray(vectors, dtype=np.float64)
-        left = np.array([index[p.img1] for p in scorable], dtype=np.intp)
-        right = np.array([index[p.img2] for p in scorable], dtype=np.intp)
-        dist = metrics.pair_distances(mat, left, right, settings.metric)
-    else:
-        dist = np.zeros(0, dtype=np.float64)
+    pairs, scorable, dist, same = scored.pairs, scored.scorable, scored.dist, scored.same
+    failed, stats, digest, outcomes = scored.failed, scored.stats, scored.digest, scored.outcomes
+    threshold, source = scored.threshold, scored.threshold_source
+    rel_images = scored.images
 
     report = _build_report(
         settings=settings,
@@ -175,7 +138,7 @@ def run_verification(
     )
     report.threshold_source = source
     out.mkdir(parents=True, exist_ok=True)
-    _write_scores(out / "pair_scores.csv", pairs, index, scorable, dist, threshold)
+    _write_scores(out / "pair_scores.csv", pairs, scorable, dist, threshold)
     from evals.plots import groups_png, roc_png
 
     if report.auc is not None:
@@ -211,6 +174,90 @@ def run_verification(
     (out / "report.json").write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(render_markdown(report), encoding="utf-8")
     return report
+
+
+@dataclass(frozen=True)
+class ScoredPairs:
+    """A pair list's distances: each distinct image embedded once, every scorable pair's distance in numpy."""
+
+    pairs: list[Pair]
+    images: list[str]  # distinct relative paths
+    digest: str
+    outcomes: dict[str, ImageOutcome]
+    stats: RunStats
+    failed: list[FailedImage]
+    scorable: list[Pair]
+    dist: np.ndarray  # per scorable pair
+    same: np.ndarray
+    threshold: float  # the engine's (operator's) threshold and where it came from
+    threshold_source: str
+
+
+def score_pairs(
+    settings: Settings,
+    pairs_file: Path,
+    root: Path,
+    *,
+    workers: int | None = None,
+    executor: ExecutorName = "local",
+    ray_address: str | None = None,
+    progress: ProgressFn | bool | None = None,
+) -> ScoredPairs:
+    """Embed every image of ``pairs_file`` once and compute the distance of every pair whose images worked.
+
+    Raises:
+        EvalError: no listed image exists under ``root``, or no pair could be scored.
+    """
+    pairs = read_pairs(pairs_file, root)
+    rel_images = list(dict.fromkeys([p.img1 for p in pairs] + [p.img2 for p in pairs]))
+    abs_of = {rel: str(resolve(root, rel)) for rel in rel_images}
+    check_images_exist(abs_of, pairs_file, root)
+    digest = dataset_sha256(pairs_file, root, rel_images)
+    outcomes, stats = run_images(
+        "embed",
+        [abs_of[r] for r in rel_images],
+        settings,
+        executor=executor,
+        workers=workers,
+        ray_address=ray_address,
+        progress=progress,
+    )
+    index: dict[str, int] = {}
+    vectors: list[list[float]] = []
+    failed: list[FailedImage] = []
+    for rel in rel_images:
+        o = outcomes[abs_of[rel]]
+        if o.ok and o.vector is not None:
+            index[rel] = len(vectors)
+            vectors.append(o.vector)
+        else:
+            failed.append(FailedImage(file=rel, error_code=o.error_code or "error", error=o.error or ""))
+    # the workers' engines report the threshold, so this process never loads DeepFace
+    if settings.threshold is not None:
+        threshold, source = float(settings.threshold), "setting"
+    elif stats.threshold is not None:
+        threshold, source = float(stats.threshold), stats.threshold_source or "model"
+    else:
+        threshold, source = _threshold_here(settings)
+    scorable = [p for p in pairs if p.img1 in index and p.img2 in index]
+    if not scorable:
+        raise no_pair_scored(len(pairs), failed, pairs_file)
+    mat = np.asarray(vectors, dtype=np.float64)
+    left = np.array([index[p.img1] for p in scorable], dtype=np.intp)
+    right = np.array([index[p.img2] for p in scorable], dtype=np.intp)
+    return ScoredPairs(
+        pairs=pairs,
+        images=rel_images,
+        digest=digest,
+        outcomes=outcomes,
+        stats=stats,
+        failed=failed,
+        scorable=scorable,
+        dist=metrics.pair_distances(mat, left, right, settings.metric),
+        same=np.array([p.same for p in scorable], dtype=bool),
+        threshold=threshold,
+        threshold_source=source,
+    )
 
 
 def _build_report(
@@ -416,7 +463,6 @@ def headline(report: VerificationReport) -> dict[str, Any]:
 def _write_scores(
     path: Path,
     pairs: list[Pair],
-    index: dict[str, int],
     scorable: list[Pair],
     dist: np.ndarray,
     threshold: float,
