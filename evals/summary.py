@@ -162,7 +162,7 @@ def rule_table(r: AgentEvalReport) -> list[str]:
     width = max(len("rule id"), *(len(x) for x in rules))
     out = [f"  {'rule id':<{width}}  expected  matched  seen"]
     for rule in rules:
-        flag = "" if matched[rule] == expected[rule] else "  <-"
+        flag = "" if matched[rule] == expected[rule] == actual[rule] else "  <-"
         out.append(f"  {rule:<{width}}  {expected[rule]:>8}  {matched[rule]:>7}  {actual[rule]:>4}{flag}")
     return out
 

@@ -211,3 +211,45 @@ def test_real_small_face_crops_still_work(engine: FaceEngine, name: str, expecte
     assert result.faces[0].dominant == expected
     skip = FaceEngine(engine.settings.model_copy(update={"detector": "skip"}))
     assert len(skip.embed(crop).vector) == 128
+
+
+# --- enrolment records the recipe; a probe made another way is refused -----------------------------------------
+
+
+def test_enrolled_template_carries_the_recipe_and_refuses_another(
+    face_settings: EngineSettings, tmp_path: Path
+) -> None:
+    from agent.enrollment import enroll
+    from agent.policy import load_policy
+    from agent.store import Store
+    from tests.policy_cases import NOW
+    from tests.test_enroll import _grant
+
+    policy = load_policy()
+    store = Store.open(tmp_path / "f.db")
+    try:
+        _grant(store)
+        plain = FaceEngine(face_settings.model_copy(update={"embedding_mirror": False}))
+        enroll(store, plain, policy, subject_id="alice", image=str(photo("obama.jpg")), purpose="access_control",
+               actor="op", now=NOW)  # fmt: skip
+        template = store.get_template("alice", model="Dlib", detector="dlib", now=NOW)
+        assert template is not None and template.recipe == plain.recipe()
+
+        def check(engine: FaceEngine) -> bool:
+            assert template is not None
+            return engine.verify_against_template(
+                photo("obama2.jpg"),
+                template.vector,
+                template_model=template.model,
+                template_detector=template.detector,
+                template_recipe=template.recipe,
+                subject="alice",
+            ).verified
+
+        assert check(plain)
+        with pytest.raises(TemplateMismatch, match="facegate enroll alice"):
+            check(FaceEngine(face_settings.model_copy(update={"embedding_mirror": True})))
+        with pytest.raises(TemplateMismatch):
+            check(FaceEngine(face_settings.model_copy(update={"detect_max_side": 800, "embedding_mirror": False})))
+    finally:
+        store.close()
