@@ -102,7 +102,8 @@ def run_soak(
         warmup_calls=warmup_calls,
         rss_after_warmup_mb=round(after[0][1], 1),
         rss_end_mb=round(samples[-1][1], 1),
-        peak_rss_mb=round(peak_rss_mb(), 1),
+        # the kernel's high-water mark is updated lazily: it can trail the RSS just sampled
+        peak_rss_mb=round(max(peak_rss_mb(), *(r for _, r in samples)), 1),
         slope_mb_per_1000_calls=round(_slope(after) * 1000, 2),
         elapsed_s=round(time.perf_counter() - started, 1),
         samples=[(c, round(r, 1)) for c, r in samples],

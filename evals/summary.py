@@ -150,6 +150,11 @@ def rule_table(r: AgentEvalReport) -> list[str]:
         for turn in scenario.turns:
             want: Counter[tuple[str, str, str]] = Counter((e.tool, str(e.outcome), e.rule) for e in turn.expected)
             got = Counter((a.get("tool", ""), a.get("outcome", ""), a.get("rule", "")) for a in turn.actual)
+            # a session refused before the graph (an expected error such as unknown_purpose) is reported as one
+            # "(session)" decision that the runner already counted as expected and correct
+            for key in got:
+                if key[0] == "(session)" and turn.decisions_correct:
+                    want[key] += got[key]
             for (_tool, _outcome, rule), n in want.items():
                 expected[rule] += n
             for key, n in got.items():
