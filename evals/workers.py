@@ -51,7 +51,7 @@ def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     For this process psutil's ``peak_rss`` where the installed psutil has it (``memory_info_ex``, newer than
     7.2), else ``getrusage``'s ``ru_maxrss`` (KiB on Linux, bytes on macOS). On Linux ``ru_maxrss`` starts, after
     ``exec``, at the RSS the parent had when it forked: a worker spawned by a parent larger than the worker would
-    report the parent's size. The evaluation parents are smaller than their workers (measured: parent ~120 MiB
+    report the parent's size. The evaluation parents are smaller than their workers (measured: parent ~95 MiB
     at spawn, workers 250-300 MiB), so the figure is the worker's own.
     """
     if who == resource.RUSAGE_SELF:
