@@ -267,7 +267,7 @@ def run_bench(
     }
     manifest = root / "manifest.json"
     if manifest.is_file():
-        from evals.verification import shipped_set_notes
+        from evals.scoring import shipped_set_notes
 
         result["notes"] += shipped_set_notes(root)
     if audit:

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from evals import metrics
 from evals.executors import ExecutorName, ProgressFn
 from evals.groups import proportion
-from evals.verification import score_pairs, shipped_set_notes
+from evals.scoring import score_pairs, shipped_set_notes
 from tools.calibration import Calibration, Proportion, write_calibration
 from tools.errors import EvalError, UserError
 from tools.results import EmbeddingRecipe

@@ -20,13 +20,8 @@ from evals import metrics
 from evals.datasets import dataset_sha256, read_labels, resolve
 from evals.executors import ExecutorName, ProgressFn, run_images
 from evals.groups import GroupTable, expression_groups
-from evals.verification import (
-    FailedImage,
-    check_images_exist,
-    failure_counts,
-    rss_summary,
-    shipped_set_notes,
-)
+from evals.scoring import FailedImage, check_images_exist, failure_counts, shipped_set_notes
+from evals.verification import rss_summary
 from evals.workers import peak_rss_mb
 from tools.errors import EvalError
 from tools.results import EMOTIONS, EXPRESSION_CAVEAT

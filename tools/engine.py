@@ -15,8 +15,7 @@ meaning). Every embedding carries its :class:`~tools.results.EmbeddingRecipe`; a
 only with a probe made by the same recipe (:class:`~tools.errors.TemplateMismatch` otherwise).
 
 Face evidence: where no detector has looked at the pixels (a small crop classified whole, detector ``skip``),
-the image is padded, enlarged and searched by a real detector first, so random noise or a coffee cup is not
-"a face" (:func:`FaceEngine.has_face_evidence`).
+a real detector must find a face first (:mod:`tools.evidence`), so random noise or a coffee cup is not "a face".
 
 Nothing is loaded in ``__init__``; DeepFace is imported on first use and keeps its models process-wide; the
 FER expression interpreter lives on the engine instance.
@@ -61,14 +60,6 @@ SMALL_FACE_MAX_SIDE = 96
 # How much the fallback widens a dlib box for the expression model (measured on the package photos: at 20-30%
 # grace_hopper reads neutral as with the Haar crop; at 0% "sad").
 _FALLBACK_EXPAND = 25
-
-# Face evidence for images no detector has looked at: the image is padded by this share of its side on every
-# edge (detectors miss a face that touches the border), enlarged to EVIDENCE_SIDE px and searched; the face found
-# must be at least EVIDENCE_MIN_SHARE of the original image's side. Measured on the shipped 48/64 px crops (all
-# found, face ~1.0 of the side) and on noise, blurred noise and a coffee cup at 32-96 px (none found).
-EVIDENCE_PAD = 0.25
-EVIDENCE_SIDE = 200
-EVIDENCE_MIN_SHARE = 0.4
 
 CacheKey = tuple[str, str, str, bool, int, bool]
 
@@ -251,30 +242,14 @@ class FaceEngine:
         return mirror_average(plain, mirrored)
 
     def has_face_evidence(self, image: LoadedImage) -> bool:
-        """Whether a real detector finds a face filling most of ``image`` (padded and enlarged first).
+        """Whether a real detector finds a face filling most of ``image`` (:func:`tools.evidence.has_face`).
 
         For images no detector would otherwise look at: a small crop classified whole, or any image under
-        detector ``skip``. The detectors asked are the expression detector and the main one (never ``skip``;
-        ``opencv``, which ships with OpenCV, when both are ``skip``).
+        detector ``skip``.
         """
-        import cv2
+        from tools.evidence import has_face
 
-        array = image.array
-        h, w = array.shape[:2]
-        pad = max(1, round(max(h, w) * EVIDENCE_PAD))
-        padded = cv2.copyMakeBorder(array, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        scale = EVIDENCE_SIDE / max(padded.shape[:2])
-        size = (max(1, round(padded.shape[1] * scale)), max(1, round(padded.shape[0] * scale)))
-        interpolation = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
-        enlarged = cv2.resize(padded, size, interpolation=interpolation)
-        min_side = EVIDENCE_MIN_SHARE * max(h, w) * scale
-        asked = dict.fromkeys((self.settings.expression_detector, self.settings.detector))
-        detectors = [d for d in asked if d != "skip"]
-        for detector in detectors or ["opencv"]:
-            found = adapter.extract_faces(self.settings, enlarged, detector=detector, align=False)
-            if any(max(f.w, f.h) >= min_side for f in found):
-                return True
-        return False
+        return has_face(self.settings, image.array)
 
     def cache_info(self) -> dict[str, int]:
         return self._cache.info()
