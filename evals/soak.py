@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from evals.executors import ProgressFn, progress_fn
 from tools.errors import EvalError, FacegateError
 
 if TYPE_CHECKING:
@@ -67,8 +68,10 @@ def run_soak(
     calls: int = 2000,
     sample_every: int = 25,
     warmup_calls: int = 50,
+    progress: ProgressFn | None = None,
 ) -> SoakReport:
-    """Run ``calls`` verifications in this process and measure its resident memory."""
+    """Run ``calls`` verifications in this process and measure its resident memory; ``progress`` hears
+    (stage, done, total) at every sample."""
     from PIL import Image
 
     from evals.workers import peak_rss_mb
@@ -83,6 +86,8 @@ def run_soak(
             largest = max(largest, max(im.size))
     engine = FaceEngine(settings.model_copy(update={"embedding_cache_size": 0}))
     samples: list[tuple[int, float]] = []
+    report = progress_fn(progress)
+    report("verifications", 0, calls)
     failed = 0
     started = time.perf_counter()
     for i in range(calls):
@@ -93,6 +98,7 @@ def run_soak(
             failed += 1  # no face in an augmented variant: the call still went through decode and detection
         if (i + 1) % sample_every == 0 or i + 1 == calls:
             samples.append((i + 1, _rss_mb()))
+            report("verifications", i + 1, calls)
     after = [s for s in samples if s[0] >= warmup_calls] or samples
     return SoakReport(
         calls=calls,
