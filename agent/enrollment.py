@@ -99,6 +99,7 @@ def enroll(
         model=embedding.model,
         detector=embedding.detector,
         vector=embedding.vector,
+        recipe=embedding.recipe,  # how it was computed: probes must match it
         image_sha256=embedding.image_sha256,
         expires_at=expires_at,
         purpose=purpose,

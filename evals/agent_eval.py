@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evals.errors import EvalError
+from evals.executors import ProgressFn, progress_fn
 from tools.errors import FacegateError
 from tools.results import ExpressionResult, VerificationResult
 
@@ -425,8 +426,10 @@ def run_agent_eval(
     only: list[str] | None = None,
     engine: Any = None,
     reasoner: Any = None,
+    progress: ProgressFn | None = None,
 ) -> AgentEvalReport:
-    """Run a suite; returns the report (write it with :func:`write_reports`)."""
+    """Run a suite; returns the report (write it with :func:`write_reports`). ``progress`` hears (stage, done,
+    total) after each scenario."""
     from agent.reasoners import make_reasoner
     from tools.engine import FaceEngine
 
@@ -443,9 +446,12 @@ def run_agent_eval(
     reasoner = reasoner or make_reasoner(run_settings)
     scenarios = [s for s in suite.scenarios if not only or s.id in only]
     started = time.perf_counter()
-    reports = [
-        run_scenario(s, settings=run_settings, engine=engine, reasoner=reasoner, photos=photos) for s in scenarios
-    ]
+    report = progress_fn(progress)
+    reports = []
+    for n, s in enumerate(scenarios):
+        report("agent scenarios", n, len(scenarios))
+        reports.append(run_scenario(s, settings=run_settings, engine=engine, reasoner=reasoner, photos=photos))
+    report("agent scenarios", len(scenarios), len(scenarios))
     all_turns = [t for r in reports for t in r.turns]
     expected = sum(t.decisions_expected for t in all_turns)
     correct = sum(t.decisions_correct for t in all_turns)

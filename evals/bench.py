@@ -93,9 +93,25 @@ def _write_rows(path: Path, rows: list[dict[str, str]]) -> None:
 
 
 def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Run a side of the bench; its progress lines (``facegate: ...``) go on to stderr as they come, the rest
+    of its stderr is kept for the error message."""
+    import tempfile
+
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    return time.perf_counter() - start, proc
+    kept: list[str] = []
+    # stdout to a file, stderr read line by line: a pipe for both could fill one while we wait on the other
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as out:
+        with subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True, env=env) as child:
+            assert child.stderr is not None
+            for line in child.stderr:
+                if line.startswith("facegate: ") and "error" not in line.split(":", 2)[1]:
+                    print(line, end="", file=sys.stderr, flush=True)
+                else:
+                    kept.append(line)
+            code = child.wait()
+        out.seek(0)
+        stdout = out.read()
+    return time.perf_counter() - start, subprocess.CompletedProcess(cmd, code, stdout, "".join(kept))
 
 
 def _facegate_cmd() -> list[str]:
@@ -238,7 +254,7 @@ def run_bench(
     }
     manifest = root / "manifest.json"
     if manifest.is_file():
-        from evals.verification import shipped_set_notes
+        from evals.scoring import shipped_set_notes
 
         result["notes"] += shipped_set_notes(root)
     if audit:

@@ -64,6 +64,25 @@ def _expression_cmd(args: argparse.Namespace) -> int:
     return _expression(args)
 
 
+@ev.command("calibrate", help="the threshold that meets a target error rate on your labelled pairs")
+@click.option("--pairs", type=PATH, required=True, help="CSV with columns img1,img2,same (1 or 0)")
+@click.option("--root", type=PATH, required=True, help="folder the image paths are relative to")
+@click.option("--out", type=PATH, required=True, help="folder for calibration.json, calibration.md")
+@click.option("--far", type=float, help="target false-accept rate, e.g. 0.001")
+@click.option("--frr", type=float, help="target false-reject rate, e.g. 0.01")
+@click.option("--confidence", type=float, default=0.95, help="confidence of the intervals (default 0.95)")
+@click.option("--bootstrap", type=int, default=1000, help="bootstrap rounds for the threshold's interval")
+@click.option("--dry-run", is_flag=True, help="report only; write no calibration file")
+@click.option("--model", help="recognition model (default: the configured one)")
+@click.option("--detector", help="face detector (default: the configured one)")
+@_run_options
+@namespace_handler
+def _calibrate_cmd(args: argparse.Namespace) -> int:
+    if (args.far is None) == (args.frr is None):
+        raise click.UsageError("give exactly one of --far and --frr")
+    return _calibrate(args)
+
+
 @ev.command("prepare", help="build evaluation sets from photos that packages ship")
 @click.option("--out", type=PATH, required=True, help="folder to build the sets in")
 @click.option("--size", type=click.Choice(("full", "tiny")), default="full")
@@ -120,15 +139,30 @@ def _agent_cmd(args: argparse.Namespace) -> int:
     return _agent(args)
 
 
-def _finish(args: argparse.Namespace, report: Any, out: Path, files: str) -> int:
+def _finish(args: argparse.Namespace, report: Any, summary: str, warning: str | None = None) -> int:
+    """The report as JSON (``--json``) or a short summary on stdout; a warning, if any, on stderr."""
+    import sys
+
     from agent.cli.common import print_json
 
+    if warning:
+        print(f"facegate: {warning}", file=sys.stderr)
     if args.json:
         print_json(report.model_dump(mode="json"))
     else:
-        print((out / "report.md").read_text(encoding="utf-8"))
-        print(f"wrote {files} in {out}")
+        print(summary)
     return 0
+
+
+def _progress() -> Any:
+    from evals.progress import StderrProgress
+
+    return StderrProgress()
+
+
+def _files(out: Path, *names: str) -> str:
+    present = [n for n in names if (out / n).exists()]
+    return f"{', '.join(present)} in {out}"
 
 
 def _check_root(root: Path) -> None:
@@ -140,6 +174,7 @@ def _check_root(root: Path) -> None:
 
 def _verification(args: argparse.Namespace) -> int:
     from agent.cli.common import load_settings
+    from evals import summary
     from evals.verification import run_verification
 
     settings = load_settings(args, model=args.model, detector=args.detector, threshold=args.threshold)
@@ -152,12 +187,15 @@ def _verification(args: argparse.Namespace) -> int:
         workers=args.workers,
         executor=args.executor,
         ray_address=args.ray_address,
+        progress=_progress(),
     )
-    return _finish(args, report, args.out, "report.json, report.md, roc.png, pair_scores.csv")
+    files = _files(args.out, "report.md", "report.json", "roc.png", "groups.png", "pair_scores.csv")
+    return _finish(args, report, summary.verification(report, files), summary.unscored_warning("verification", report))
 
 
 def _expression(args: argparse.Namespace) -> int:
     from agent.cli.common import load_settings
+    from evals import summary
     from evals.expression import run_expression
 
     settings = load_settings(args, expression_detector=args.detector)
@@ -170,8 +208,44 @@ def _expression(args: argparse.Namespace) -> int:
         workers=args.workers,
         executor=args.executor,
         ray_address=args.ray_address,
+        progress=_progress(),
     )
-    return _finish(args, report, args.out, "report.json, report.md, confusion.png, predictions.csv")
+    files = _files(
+        args.out, "report.md", "report.json", "confusion.png", "reliability.png", "groups.png", "predictions.csv"
+    )
+    return _finish(args, report, summary.expression(report, files), summary.unscored_warning("expression", report))
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from agent.cli.common import load_settings
+    from evals import summary
+    from evals.calibrate import run_calibration
+    from evals.errors import EvalError
+
+    settings = load_settings(args, model=args.model, detector=args.detector)
+    _check_root(args.root)
+    report = run_calibration(
+        settings,
+        args.pairs,
+        args.root,
+        args.out,
+        far=args.far,
+        frr=args.frr,
+        confidence=args.confidence,
+        bootstrap=args.bootstrap,
+        write=not args.dry_run,
+        workers=args.workers,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        progress=_progress(),
+    )
+    _finish(
+        args, report, summary.calibration(report) + f"\nwrote {_files(args.out, 'calibration.md', 'calibration.json')}"
+    )
+    if not report.demonstrated:
+        # the figures are printed and written; the exit code tells a script that nothing was calibrated
+        raise EvalError(f"no threshold written: {report.message}")
+    return 0
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -182,7 +256,9 @@ def _prepare(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     install_weights(settings)  # the expression crops are cut where the engine finds the faces
     photos = args.photos or settings.home / "sample-photos"
-    result = prepare(args.out, photos=photos, settings=settings, size=args.size)
+    progress = _progress()
+    result = prepare(args.out, photos=photos, settings=settings, size=args.size, progress=progress)
+    progress.close()
     if args.json:
         print_json(result.model_dump(mode="json"))
     else:
@@ -224,6 +300,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _agent(args: argparse.Namespace) -> int:
     from agent.cli.common import load_settings
+    from evals import summary
     from evals.agent_eval import DEFAULT_SUITE, run_agent_eval, write_reports
     from evals.audit import record_eval_run
     from tools.sample_photos import ensure_sample_photos
@@ -231,15 +308,23 @@ def _agent(args: argparse.Namespace) -> int:
 
     settings = load_settings(args)
     install_weights(settings)
+    progress = _progress()
+    progress.step("fetching the package photos")
     photos = ensure_sample_photos(args.photos or settings.home / "sample-photos")
     report = run_agent_eval(
-        args.suite or DEFAULT_SUITE, settings=settings, photos=photos, reasoner_kind=args.reasoner, only=args.only
+        args.suite or DEFAULT_SUITE,
+        settings=settings,
+        photos=photos,
+        reasoner_kind=args.reasoner,
+        only=args.only,
+        progress=progress,
     )
+    progress.close()
     write_reports(report, args.out)
     headline = report.model_dump(exclude={"scenarios"})
     # every run an operator starts is audited: there is deliberately no switch to skip it
     record_eval_run(settings, eval_kind="agent", dataset_sha256=report.suite_sha256, summary=headline)
-    return _finish(args, report, args.out, "report.json, report.md")
+    return _finish(args, report, summary.agent(report, _files(args.out, "report.md", "report.json")))
 
 
 def _soak(args: argparse.Namespace) -> int:
@@ -256,7 +341,9 @@ def _soak(args: argparse.Namespace) -> int:
         raise UserError("give both --pairs and --root, or neither (the shipped set)")
     install_weights(settings)
     pairs, root = (args.pairs, args.root) if args.pairs else shipped_set(settings)
-    report = run_soak(settings, pairs, root, calls=args.calls)
+    progress = _progress()
+    report = run_soak(settings, pairs, root, calls=args.calls, progress=progress)
+    progress.close()
     write_report(report, args.out)
     summary = report.model_dump(exclude={"samples"})
     record_eval_run(settings, eval_kind="soak", dataset_sha256=file_sha256(pairs), summary=summary)

@@ -8,7 +8,7 @@ import io
 from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from evals.errors import EvalError
 from tools.results import EMOTIONS
@@ -20,6 +20,8 @@ class Pair(BaseModel):
     img1: str  # relative to the set's root, as written in the CSV
     img2: str
     same: bool
+    # every other column of the list, by name (age band, skin tone, capture device, ...): group columns
+    groups: dict[str, str] = Field(default_factory=dict)
 
 
 class LabelledImage(BaseModel):
@@ -27,6 +29,16 @@ class LabelledImage(BaseModel):
 
     file: str
     label: str
+    groups: dict[str, str] = Field(default_factory=dict)  # every other column, by name
+
+
+def _groups(row: dict[str, str], known: tuple[str, ...]) -> dict[str, str]:
+    """The row's other columns: an empty cell is its own group ("(blank)"), not a missing value."""
+    return {k: (v or "(blank)") for k, v in row.items() if k not in known and k}
+
+
+PAIR_COLUMNS = ("img1", "img2", "same")
+LABEL_COLUMNS = ("file", "label")
 
 
 def _rows(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, str]]]:
@@ -72,7 +84,7 @@ def read_pairs(path: Path, root: Path | None = None) -> list[Pair]:
     With ``root``, every image path must be relative and stay inside ``root`` (see :func:`resolve`).
     """
     pairs = []
-    for n, row in _rows(path, ("img1", "img2", "same")):
+    for n, row in _rows(path, PAIR_COLUMNS):
         flag = row["same"].lower()
         if flag in ("1", "true", "yes", "same"):
             same = True
@@ -85,7 +97,7 @@ def read_pairs(path: Path, root: Path | None = None) -> list[Pair]:
         if root is not None:
             for rel in (row["img1"], row["img2"]):
                 resolve(root, rel, where=f"{path.name} line {n}")
-        pairs.append(Pair(img1=row["img1"], img2=row["img2"], same=same))
+        pairs.append(Pair(img1=row["img1"], img2=row["img2"], same=same, groups=_groups(row, PAIR_COLUMNS)))
     if not pairs:
         raise EvalError(f"{path.name}: no pairs", path=str(path))
     return pairs
@@ -97,7 +109,7 @@ def read_labels(path: Path, root: Path | None = None) -> list[LabelledImage]:
     With ``root``, every file path must be relative and stay inside ``root`` (see :func:`resolve`).
     """
     items = []
-    for n, row in _rows(path, ("file", "label")):
+    for n, row in _rows(path, LABEL_COLUMNS):
         label = row["label"].lower()
         if label not in EMOTIONS:
             raise EvalError(f"{path.name} line {n}: label {row['label']!r} is not one of {', '.join(EMOTIONS)}", line=n)
@@ -105,7 +117,7 @@ def read_labels(path: Path, root: Path | None = None) -> list[LabelledImage]:
             raise EvalError(f"{path.name} line {n}: empty file path", line=n)
         if root is not None:
             resolve(root, row["file"], where=f"{path.name} line {n}")
-        items.append(LabelledImage(file=row["file"], label=label))
+        items.append(LabelledImage(file=row["file"], label=label, groups=_groups(row, LABEL_COLUMNS)))
     if not items:
         raise EvalError(f"{path.name}: no rows", path=str(path))
     return items

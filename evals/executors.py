@@ -11,13 +11,11 @@ import multiprocessing
 import os
 import resource
 import socket
-import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
@@ -30,6 +28,8 @@ if TYPE_CHECKING:
     from tools.settings import EngineSettings
 
 ExecutorName = Literal["local", "ray"]
+# (stage, done, total): how far a long step is. The library reports; the command layer prints (evals/progress.py).
+ProgressFn = Callable[[str, int, int], None]
 RAY_HINT = "Ray is not installed: pip install 'facegate[ray]' (or run with --executor local)"
 
 
@@ -43,6 +43,7 @@ class RunStats(BaseModel):
     sampled_total_pss_mb: float | None = None  # the same in PSS (shared library pages counted once)
     children_maxrss_mb: float | None = None  # RUSAGE_CHILDREN: the largest finished child of this process
     threshold: float | None = None  # embed: as the workers' engines report it
+    threshold_source: str | None = None
     ray_address: str | None = None
 
 
@@ -59,12 +60,14 @@ def _chunks(items: list[str], size: int) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _progress(total: int, desc: str, enabled: bool) -> Any:
-    if not enabled or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
+def progress_fn(progress: ProgressFn | bool | None) -> ProgressFn:
+    """A callable to report to: the caller's, or one that does nothing (``True``/``False``/``None``: library
+    code prints nothing itself)."""
+    return progress if callable(progress) else _silent
 
-    return tqdm(total=total, desc=desc, unit="img", file=sys.stderr)
+
+def _silent(_stage: str, _done: int, _total: int) -> None:
+    return None
 
 
 def _error_class(code: str) -> type[FacegateError]:
@@ -91,7 +94,7 @@ def run_images(
     executor: ExecutorName = "local",
     workers: int | None = None,
     ray_address: str | None = None,
-    progress: bool = True,
+    progress: ProgressFn | bool | None = None,
 ) -> tuple[dict[str, ImageOutcome], RunStats]:
     """Run ``task`` once for each distinct path; return outcomes by path and run statistics."""
     distinct = list(dict.fromkeys(paths))
@@ -103,10 +106,13 @@ def run_images(
         raise UserError(f"unknown executor {executor!r}: use local or ray")
     if executor == "ray" and ray_address:
         check_ray_address(ray_address)  # before the progress bar: an unreachable head fails in one line
-    bar = _progress(len(distinct), "embedding" if task == "embed" else "expressions", progress)
+    report = progress_fn(progress)
+    stage = "embedding images" if task == "embed" else "analysing expressions"
+    report(stage, 0, len(distinct))
     outcomes: dict[str, ImageOutcome] = {}
     rss: dict[int, float] = {}
     threshold: float | None = None
+    threshold_source: str | None = None
     start = time.perf_counter()
     sampler = RssSampler() if executor == "local" else None
     try:
@@ -117,14 +123,12 @@ def run_images(
             for o in result.outcomes:
                 outcomes[o.path] = o
             rss[result.pid] = max(rss.get(result.pid, 0.0), result.peak_rss_mb)
-            threshold = threshold if threshold is not None else result.threshold
-            if bar is not None:
-                bar.update(len(result.outcomes))
+            if threshold is None:
+                threshold, threshold_source = result.threshold, result.threshold_source
+            report(stage, len(outcomes), len(distinct))
     finally:
         if sampler is not None:
             sampler.stop()
-        if bar is not None:
-            bar.close()
     elapsed = time.perf_counter() - start
     stats = RunStats(
         executor=executor,
@@ -136,6 +140,7 @@ def run_images(
         sampled_total_pss_mb=sampler.peak_pss_mb if sampler is not None else None,
         children_maxrss_mb=peak_rss_mb(resource.RUSAGE_CHILDREN) if executor == "local" else None,
         threshold=threshold,
+        threshold_source=threshold_source,
         ray_address=ray_address if executor == "ray" else None,
     )
     return outcomes, stats
@@ -224,9 +229,10 @@ def _run_ray(
 
 
 class RssSampler:
-    """Samples the resident set of this process and its child processes every 0.2 s (Linux ``/proc``) and
-    keeps the highest sums seen: RSS (shared library pages counted once per process, an over-estimate) and PSS
-    (shared pages split between their processes: what the run really held at once). Elsewhere: None."""
+    """Samples the resident memory of this process and all its descendants every 0.2 s (psutil) and keeps the
+    highest sums seen: RSS (shared library pages counted once per process, an over-estimate) and, where the
+    platform has it (Linux), PSS (shared pages split between their processes: what the run really held at
+    once). A process that ends between listing and reading is skipped."""
 
     def __init__(self, interval_s: float = 0.2) -> None:
         self.interval_s = interval_s
@@ -236,8 +242,7 @@ class RssSampler:
         self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
 
     def start(self) -> None:
-        if Path("/proc/self/status").exists():
-            self._thread.start()
+        self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -245,36 +250,26 @@ class RssSampler:
             self._thread.join(timeout=2)
 
     def _loop(self) -> None:
+        import psutil
+
+        me = psutil.Process()
         while not self._stop.is_set():
-            pids = [os.getpid(), *set(_children())]
-            self.peak_mb = max(self.peak_mb or 0.0, sum(_status_kib(pid, "VmRSS:") for pid in pids) / 1024)
-            pss = [_pss_kib(pid) for pid in pids]
-            if all(v is not None for v in pss):
-                self.peak_pss_mb = max(self.peak_pss_mb or 0.0, sum(v or 0 for v in pss) / 1024)
+            try:
+                procs = [me, *me.children(recursive=True)]
+            except psutil.Error:
+                procs = [me]
+            rss, pss = 0, 0
+            pss_known = True
+            for proc in procs:
+                try:
+                    rss += proc.memory_info().rss
+                    if pss_known:
+                        pss += getattr(proc.memory_full_info(), "pss", 0) or 0
+                except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                    continue
+                except (psutil.AccessDenied, AttributeError):  # no PSS on this platform or for this process
+                    pss_known = False
+            self.peak_mb = max(self.peak_mb or 0.0, rss / 2**20)
+            if pss_known and pss:
+                self.peak_pss_mb = max(self.peak_pss_mb or 0.0, pss / 2**20)
             self._stop.wait(self.interval_s)
-
-
-def _children() -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
-        try:
-            out += [int(x) for x in task.read_text().split()]
-        except (OSError, ValueError):
-            continue
-    return out
-
-
-def _status_kib(pid: int, field: str, name: str = "status") -> int:
-    try:
-        for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
-            if line.startswith(field):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def _pss_kib(pid: int) -> int | None:
-    """Proportional set size: shared pages split between the processes sharing them (None: not readable)."""
-    value = _status_kib(pid, "Pss:", "smaps_rollup")
-    return value or None

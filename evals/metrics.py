@@ -202,3 +202,197 @@ def classification_metrics(
         macro_f1_labels=present,
         support=support,
     )
+
+
+# --- intervals and rates at a threshold -----------------------------------------------------------------------
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz; Numerical Recipes 6.4)."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 10_000):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-14:
+            break
+    return h
+
+
+def betainc(a: float, b: float, x: float) -> float:
+    """The regularized incomplete beta function I_x(a, b) (the Beta(a, b) distribution's CDF at x)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
+
+
+def _beta_ppf(q: float, a: float, b: float) -> float:
+    """The q-quantile of Beta(a, b), by bisection on :func:`betainc` (monotone in x)."""
+    lo, hi = 0.0, 1.0
+    for _ in range(100):
+        mid = (lo + hi) / 2.0
+        if betainc(a, b, mid) < q:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12:
+            break
+    return (lo + hi) / 2.0
+
+
+def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) two-sided interval for a proportion of ``k`` events in ``n`` trials.
+
+    Conservative: its coverage is at least ``confidence`` whatever the true rate. ``(0, 1)`` when ``n == 0``.
+    """
+    if not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+    if n == 0:
+        return 0.0, 1.0
+    alpha = 1.0 - confidence
+    low = 0.0 if k == 0 else _beta_ppf(alpha / 2.0, k, n - k + 1)
+    high = 1.0 if k == n else _beta_ppf(1.0 - alpha / 2.0, k + 1, n - k)
+    return low, high
+
+
+def upper_bound(k: int, n: int, confidence: float = 0.95) -> float:
+    """The one-sided Clopper-Pearson upper bound: the rate is at most this with ``confidence``."""
+    if not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+    if n == 0 or k == n:
+        return 1.0
+    return _beta_ppf(confidence, k + 1, n - k)
+
+
+def trials_needed(target: float, confidence: float = 0.95) -> int:
+    """The fewest trials that can show a rate at most ``target`` with ``confidence`` (with no error at all:
+    ``1 - (1 - confidence) ** (1 / n) <= target``, the "rule of three" for 95%)."""
+    if not 0 < target < 1:
+        raise ValueError("target must be between 0 and 1")
+    return math.ceil(math.log(1.0 - confidence) / math.log1p(-target) - 1e-9)
+
+
+@dataclass(frozen=True)
+class ErrorRates:
+    """False match and false non-match counts of the scored pairs at one threshold."""
+
+    threshold: float
+    false_matches: int  # impostor pairs accepted (distance <= threshold)
+    impostors: int
+    false_non_matches: int  # genuine pairs refused
+    genuines: int
+
+    @property
+    def fmr(self) -> float | None:
+        return self.false_matches / self.impostors if self.impostors else None
+
+    @property
+    def fnmr(self) -> float | None:
+        return self.false_non_matches / self.genuines if self.genuines else None
+
+
+def error_rates(
+    distances: Sequence[float] | FloatArray, same: Sequence[bool] | NDArray[np.bool_], threshold: float
+) -> ErrorRates:
+    genuine, impostor = _split(distances, same)
+    return ErrorRates(
+        threshold=float(threshold),
+        false_matches=int(np.sum(impostor <= threshold)),
+        impostors=int(impostor.size),
+        false_non_matches=int(np.sum(genuine > threshold)),
+        genuines=int(genuine.size),
+    )
+
+
+def threshold_for_target(
+    distances: Sequence[float] | FloatArray,
+    same: Sequence[bool] | NDArray[np.bool_],
+    target: float,
+    kind: str,
+) -> float:
+    """The threshold meeting an error-rate target on these pairs.
+
+    ``kind="far"``: the most permissive threshold whose false-accept rate is at most ``target`` (the fewest
+    false rejections that target allows). ``kind="frr"``: the strictest threshold whose false-reject rate is at
+    most ``target`` (the fewest false accepts). Thresholds sit midway between neighbouring distances, so no pair
+    lies on one.
+    """
+    d = np.asarray(distances, dtype=np.float64)
+    genuine, impostor = _split(d, same)
+    u = np.unique(d)
+    if u.size == 0:
+        raise ValueError("no pairs")
+    candidates = np.concatenate([[u[0] / 2.0 if u[0] > 0 else u[0] - 1e-6], (u[:-1] + u[1:]) / 2.0, [u[-1] + 1e-6]])
+    if kind == "far":
+        if impostor.size == 0:
+            raise ValueError("a false-accept target needs impostor pairs")
+        far = np.searchsorted(np.sort(impostor), candidates, side="right") / impostor.size
+        return float(candidates[far <= target + 1e-12].max())
+    if kind == "frr":
+        if genuine.size == 0:
+            raise ValueError("a false-reject target needs genuine pairs")
+        frr = 1.0 - np.searchsorted(np.sort(genuine), candidates, side="right") / genuine.size
+        return float(candidates[frr <= target + 1e-12].min())
+    raise ValueError(f"kind must be far or frr, got {kind!r}")
+
+
+# --- calibration of scores ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReliabilityBin:
+    low: float
+    high: float
+    count: int
+    mean_confidence: float | None
+    accuracy: float | None
+
+
+def reliability(
+    confidences: Sequence[float], correct: Sequence[bool], bins: int = 10
+) -> tuple[float, list[ReliabilityBin]]:
+    """Expected calibration error and its bins.
+
+    ECE = sum over equal-width confidence bins of (share of predictions in the bin) x |accuracy - mean
+    confidence| in the bin: how far a score of "0.9" is from being right 90% of the time.
+    """
+    c = np.asarray(confidences, dtype=np.float64)
+    ok = np.asarray(correct, dtype=bool)
+    if c.shape != ok.shape:
+        raise ValueError("confidences and correct differ in length")
+    if c.size == 0:
+        raise ValueError("no predictions")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(c, edges[1:-1], right=True), 0, bins - 1)
+    out: list[ReliabilityBin] = []
+    ece = 0.0
+    for i in range(bins):
+        mask = which == i
+        n = int(mask.sum())
+        if n:
+            conf, acc = float(c[mask].mean()), float(ok[mask].mean())
+            ece += n / c.size * abs(acc - conf)
+            out.append(ReliabilityBin(float(edges[i]), float(edges[i + 1]), n, conf, acc))
+        else:
+            out.append(ReliabilityBin(float(edges[i]), float(edges[i + 1]), 0, None, None))
+    return float(ece), out

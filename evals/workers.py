@@ -12,7 +12,6 @@ import os
 import resource
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
@@ -43,22 +42,25 @@ class ChunkResult(BaseModel):
     pid: int
     peak_rss_mb: float  # this worker's peak resident set so far
     threshold: float | None = None  # embed: the engine's threshold (so the parent need not load DeepFace)
+    threshold_source: str | None = None  # embed: "setting", "calibration" or "model"
 
 
 def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     """Peak resident set size in MiB.
 
-    For this process, Linux's ``VmHWM`` where available: ``ru_maxrss`` survives ``exec`` on Linux, so a
-    process started by a big parent would report the parent's peak. Otherwise ``getrusage`` (KiB on Linux,
-    bytes on macOS).
+    For this process psutil's ``peak_rss`` where the installed psutil has it (``memory_info_ex``, newer than
+    7.2), else ``getrusage``'s ``ru_maxrss`` (KiB on Linux, bytes on macOS). On Linux ``ru_maxrss`` starts, after
+    ``exec``, at the RSS the parent had when it forked: a worker spawned by a parent larger than the worker would
+    report the parent's size. The evaluation parents are smaller than their workers (measured: parent ~95 MiB
+    at spawn, workers 250-300 MiB), so the figure is the worker's own.
     """
     if who == resource.RUSAGE_SELF:
-        try:
-            for line in Path("/proc/self/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        except (OSError, ValueError, IndexError):
-            pass
+        import psutil
+
+        extended = getattr(psutil.Process(), "memory_info_ex", None)
+        peak = getattr(extended(), "peak_rss", None) if callable(extended) else None
+        if isinstance(peak, int) and peak > 0:
+            return peak / 2**20
     rss = resource.getrusage(who).ru_maxrss
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
@@ -73,10 +75,12 @@ class EngineWorker:
 
     def run(self, task: Task, paths: list[str]) -> ChunkResult:
         outcomes = [self._one(task, p) for p in paths]
-        threshold = None
+        threshold = source = None
         if task == "embed" and any(o.ok for o in outcomes):
-            threshold = self.engine.default_threshold()
-        return ChunkResult(outcomes=outcomes, pid=os.getpid(), peak_rss_mb=peak_rss_mb(), threshold=threshold)
+            threshold, source = self.engine.threshold_and_source()
+        return ChunkResult(
+            outcomes=outcomes, pid=os.getpid(), peak_rss_mb=peak_rss_mb(), threshold=threshold, threshold_source=source
+        )
 
     def _one(self, task: Task, path: str) -> ImageOutcome:
         from tools.errors import FacegateError, ModelError

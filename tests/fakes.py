@@ -110,6 +110,8 @@ class FakeFaceEngine:
         *,
         template_model: str,
         template_detector: str,
+        template_recipe: Any = None,  # the real engine refuses a template made by another recipe
+        subject: str | None = None,
         threshold: float | None = None,
     ) -> VerificationResult:
         ip = self.load(probe)

@@ -182,3 +182,97 @@ def test_bad_root_is_an_eval_error(settings: Settings, tmp_path: Path, capsys: p
     )  # fmt: skip
     assert code == 10
     assert "eval_error" in capsys.readouterr().err
+
+
+# --- output for people, calibration, groups ------------------------------------------------------------------
+
+
+def test_a_root_with_none_of_the_images_fails_before_any_work(
+    tiny: Path, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "wrong-root"
+    empty.mkdir()
+    code = main(
+        ["--home", str(settings.home), "eval", "verification", "--pairs", str(tiny / "pairs.csv"),
+         "--root", str(empty), "--out", str(tmp_path / "o")]
+    )  # fmt: skip
+    assert code == 10
+    err = capsys.readouterr().err
+    assert "none of the 10 images" in err and "--root" in err
+    assert not (tmp_path / "o" / "roc.png").exists()
+
+
+def test_no_scorable_pair_is_an_error_not_an_empty_roc(settings: Settings, tmp_path: Path) -> None:
+    from evals.errors import EvalError
+
+    root = tmp_path / "set"
+    root.mkdir()
+    shutil.copyfile(ensure_photos() / "coffee.png", root / "coffee.png")
+    (root / "pairs.csv").write_text("img1,img2,same\ncoffee.png,gone.jpg,0\n")
+    with pytest.raises(EvalError, match=r"no pair of pairs.csv could be scored: 2 image\(s\) failed"):
+        run_verification(settings, root / "pairs.csv", root, tmp_path / "out", workers=1, audit=False)
+    assert not (tmp_path / "out" / "roc.png").exists()
+
+
+def test_terminal_summary_and_warning(settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photos = ensure_photos()
+    root = tmp_path / "set"
+    root.mkdir()
+    for name in ("obama.jpg", "obama2.jpg", "biden.jpg", "coffee.png"):
+        shutil.copyfile(photos / name, root / name)
+    (root / "pairs.csv").write_text(
+        "img1,img2,same,camera\nobama.jpg,obama2.jpg,1,a\nobama.jpg,biden.jpg,0,b\nobama2.jpg,coffee.png,0,a\n"
+    )
+    code = main(
+        ["--home", str(settings.home), "eval", "verification", "--pairs", str(root / "pairs.csv"),
+         "--root", str(root), "--out", str(tmp_path / "o"), "--workers", "1"]
+    )  # fmt: skip
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "warning: 1 of 3 pairs could not be scored: 1 image(s) failed (1 face_not_found)" in captured.err
+    out = captured.out
+    assert "FMR 0.00% (0/1; 95% CI" in out and "FNMR 0.00% (0/1;" in out
+    assert "by camera (2 groups)" in out and "threshold 0.0700" in out
+    assert "![" not in out and "| --- |" not in out  # a summary, not the Markdown
+    assert len(out.splitlines()) < 15
+    assert "embedding images" in captured.err  # progress on stderr
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["fmr"]["n"] == 1 and report["groups"][0]["column"] == "camera"
+    assert (tmp_path / "o" / "groups.png").stat().st_size > 0
+
+
+def test_calibration_too_few_pairs_then_shown_and_used(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    assert install_weights(Settings(home=home)).ok
+    base = ["--home", str(home), "eval", "calibrate", "--pairs", str(tiny / "pairs.csv"), "--root", str(tiny)]
+    code = main([*base, "--out", str(tmp_path / "c1"), "--far", "0.01", "--bootstrap", "50"])
+    captured = capsys.readouterr()
+    assert code == 10
+    assert "too few impostor pairs to show a FAR of 1%" in captured.out and "needs at least 299" in captured.out
+    assert "no threshold written" in captured.err
+    assert not (home / "calibration.json").exists()
+    assert json.loads((tmp_path / "c1" / "calibration.json").read_text())["demonstrated"] is False
+
+    code = main([*base, "--out", str(tmp_path / "c2"), "--far", "0.3", "--bootstrap", "50"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "shown:" in captured.out and f"written to {home / 'calibration.json'}" in captured.out
+    written = json.loads((home / "calibration.json").read_text())
+    assert written["recipe"]["detector"] == "dlib" and written["far"]["n"] == 9
+    low, high = written["threshold_interval"]
+    assert low <= written["threshold"] <= high
+
+    report = run_verification(Settings(home=home), tiny / "pairs.csv", tiny, tmp_path / "v", workers=1, audit=False)
+    assert report.threshold == written["threshold"] and report.threshold_source == "calibration"
+
+
+def test_expression_report_has_calibration_error_and_groups(tiny: Path, settings: Settings, tmp_path: Path) -> None:
+    report = run_expression(settings, tiny / "labels.csv", tiny, tmp_path / "e", workers=1, audit=False)
+    assert report.ece is not None and 0.0 <= report.ece <= 1.0
+    assert sum(b["count"] for b in report.reliability) == report.n_scored
+    assert {t.column for t in report.groups} >= {"kind", "source", "augmentation"}
+    for name in ("reliability.png", "groups.png"):
+        assert (tmp_path / "e" / name).stat().st_size > 0
+    assert "expected calibration error" in (tmp_path / "e" / "report.md").read_text()

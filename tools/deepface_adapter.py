@@ -151,18 +151,24 @@ def extract_faces(
 
 def represent_crop(settings: EngineSettings, crop: np.ndarray) -> list[float]:
     """Embedding of an already detected and aligned face crop (BGR, [0, 1]): no second detection."""
+    return represent_crops(settings, [crop])[0]
+
+
+def represent_crops(settings: EngineSettings, crops: Sequence[np.ndarray]) -> list[list[float]]:
+    """Embeddings of aligned face crops, in one DeepFace call (a batch for models that take one)."""
     df = recognition_ready(settings, "skip")
     with _LOCK, translated(f"embedding ({settings.model})"):
         os.environ["DEEPFACE_HOME"] = str(settings.home)
-        out = df.represent(
-            img_path=crop,
+        out: Any = df.represent(
+            img_path=list(crops) if len(crops) > 1 else crops[0],
             model_name=settings.model,
             detector_backend="skip",
             enforce_detection=False,
             align=False,
         )
-    vector = out[0]["embedding"]
-    return [float(v) for v in vector]
+    # one image: a list of faces; several: a list (per image) of lists of faces
+    per_image = [out] if len(crops) == 1 else out
+    return [[float(v) for v in faces[0]["embedding"]] for faces in per_image]
 
 
 def distance(a: Sequence[float], b: Sequence[float], metric: str) -> float:

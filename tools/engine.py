@@ -6,8 +6,16 @@ and <= 800 px copies as accurate as at full size and 4-6x faster; on facegate's 
 accurate, faster and lighter of the two, see the README); the aligned crop DeepFace cuts from that
 copy is embedded directly (``DeepFace.represent`` with ``detector_backend="skip"``), so there is no second
 detection. Boxes are mapped back to the original image's coordinates. Embeddings are kept in a bounded,
-thread-safe LRU cache keyed by (sha256, model, detector, align, detect_max_side): an evaluation over N
-photos and M pairs embeds N times.
+thread-safe LRU cache keyed by the image's sha256 and the embedding recipe (model, detector, detect size,
+alignment, mirror averaging): an evaluation over N photos and M pairs embeds N times.
+
+Mirror averaging (``settings.embedding_mirror``): the aligned crop and its horizontal mirror are embedded in one
+batch and the two unit vectors averaged (scaled back to their mean length, so Euclidean thresholds keep their
+meaning). Every embedding carries its :class:`~tools.results.EmbeddingRecipe`; a stored template is compared
+only with a probe made by the same recipe (:class:`~tools.errors.TemplateMismatch` otherwise).
+
+Face evidence: where no detector has looked at the pixels (a small crop classified whole, detector ``skip``),
+a real detector must find a face first (:mod:`tools.evidence`), so random noise or a coffee cup is not "a face".
 
 Nothing is loaded in ``__init__``; DeepFace is imported on first use and keeps its models process-wide; the
 FER expression interpreter lives on the engine instance.
@@ -24,12 +32,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tools import deepface_adapter as adapter
-from tools.errors import FaceNotFound, ModelUnavailable, MultipleFaces, UserError
+from tools.errors import FaceNotFound, ModelUnavailable, MultipleFaces, TemplateMismatch, UserError
 from tools.images import ImageSource, LoadedImage, load_image, sha256_of
 from tools.results import (
     EMOTIONS,
     DetectedFace,
     DetectionResult,
+    EmbeddingRecipe,
     ExpressionResult,
     FaceBox,
     FaceEmbedding,
@@ -38,6 +47,9 @@ from tools.results import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tools.calibration import Calibration
     from tools.expression import FerClassifier
     from tools.settings import EngineSettings
 
@@ -49,7 +61,7 @@ SMALL_FACE_MAX_SIDE = 96
 # grace_hopper reads neutral as with the Haar crop; at 0% "sad").
 _FALLBACK_EXPAND = 25
 
-CacheKey = tuple[str, str, str, bool, int]
+CacheKey = tuple[str, str, str, bool, int, bool]
 
 
 class _LRU:
@@ -112,6 +124,9 @@ class FaceEngine:
         self._cache = _LRU(settings.embedding_cache_size)
         self._fer: FerClassifier | None = None
         self._fer_lock = threading.Lock()
+        self._calibration_seen: tuple[int, int] | None = None  # (mtime_ns, size) of the file last read
+        self._calibration: Calibration | None = None
+        self._calibration_lock = threading.Lock()
 
     # --- input -----------------------------------------------------------------------------------------
 
@@ -165,9 +180,20 @@ class FaceEngine:
 
     # --- embeddings ------------------------------------------------------------------------------------
 
+    def recipe(self) -> EmbeddingRecipe:
+        """How this engine computes embeddings (what a template records and a probe must match)."""
+        s = self.settings
+        return EmbeddingRecipe(
+            model=s.model,
+            detector=s.detector,
+            detect_max_side=s.detect_max_side,
+            align=s.align,
+            mirror=s.embedding_mirror,
+        )
+
     def _cache_key(self, sha256: str) -> CacheKey:
         s = self.settings
-        return (sha256, s.model, s.detector, s.align, s.detect_max_side)
+        return (sha256, s.model, s.detector, s.align, s.detect_max_side, s.embedding_mirror)
 
     def embed(self, source: ImageSource, *, require_single_face: bool | None = None) -> FaceEmbedding:
         """The embedding of the image's face (the largest one when there are several), cached."""
@@ -185,11 +211,13 @@ class FaceEngine:
         return found
 
     def _compute_embedding(self, image: LoadedImage) -> FaceEmbedding:
+        if self.settings.detector == "skip" and not self.has_face_evidence(image):
+            raise FaceNotFound("no face was found in the image (detector skip: the image must be a face crop)")
         faces = self._faces(image, self.settings.detector)
         if not faces:
             raise FaceNotFound(f"no face was found in the image (detector {self.settings.detector})")
         raw, box = faces[0]
-        vector = adapter.represent_crop(self.settings, raw.crop)
+        vector = self._represent(raw.crop)
         notes = []
         if len(faces) > 1:
             notes.append(f"{len(faces)} faces found; the largest was used")
@@ -204,7 +232,24 @@ class FaceEngine:
             used_largest_face=len(faces) > 1,
             detector_confidence=raw.confidence,
             notes=notes,
+            recipe=self.recipe(),
         )
+
+    def _represent(self, crop: np.ndarray) -> list[float]:
+        if not self.settings.embedding_mirror:
+            return adapter.represent_crop(self.settings, crop)
+        plain, mirrored = adapter.represent_crops(self.settings, [crop, np.ascontiguousarray(crop[:, ::-1])])
+        return mirror_average(plain, mirrored)
+
+    def has_face_evidence(self, image: LoadedImage) -> bool:
+        """Whether a real detector finds a face filling most of ``image`` (:func:`tools.evidence.has_face`).
+
+        For images no detector would otherwise look at: a small crop classified whole, or any image under
+        detector ``skip``.
+        """
+        from tools.evidence import has_face
+
+        return has_face(self.settings, image.array)
 
     def cache_info(self) -> dict[str, int]:
         return self._cache.info()
@@ -219,10 +264,39 @@ class FaceEngine:
     # --- verification ----------------------------------------------------------------------------------
 
     def default_threshold(self) -> float:
-        """``settings.threshold`` when set, else DeepFace's tuned threshold for the model and metric."""
+        """The operator's threshold: ``settings.threshold`` when set, else a calibration
+        (``facegate eval calibrate``) made for this engine's recipe and metric, else DeepFace's tuned threshold
+        for the model and metric."""
+        return self.threshold_and_source()[0]
+
+    def threshold_and_source(self) -> tuple[float, str]:
+        """:meth:`default_threshold` and where it came from: ``setting``, ``calibration`` or ``model``."""
         if self.settings.threshold is not None:
-            return float(self.settings.threshold)
-        return adapter.default_threshold(self.settings)
+            return float(self.settings.threshold), "setting"
+        calibration = self.calibration()
+        if calibration is not None and calibration.applies_to(self.recipe(), self.settings.metric):
+            return float(calibration.threshold), "calibration"
+        return adapter.default_threshold(self.settings), "model"
+
+    def calibration(self) -> Calibration | None:
+        """The calibration file's content (re-read when the file changes); None when there is none.
+
+        Raises:
+            ConfigError: the file exists but is not a calibration.
+        """
+        from tools.calibration import load_calibration
+
+        path: Path = self.settings.resolved_calibration_file
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        with self._calibration_lock:
+            seen = (st.st_mtime_ns, st.st_size)
+            if seen != self._calibration_seen:
+                self._calibration = load_calibration(path)
+                self._calibration_seen = seen
+            return self._calibration
 
     def model_threshold(self) -> float:
         """DeepFace's tuned threshold for the configured model and metric, whatever ``settings.threshold`` says.
@@ -232,12 +306,12 @@ class FaceEngine:
         """
         return adapter.default_threshold(self.settings)
 
-    def _threshold(self, override: float | None) -> float:
+    def _threshold(self, override: float | None) -> tuple[float, str]:
         if override is not None:
             if override <= 0:
                 raise UserError("threshold must be positive", threshold=override)
-            return float(override)
-        return self.default_threshold()
+            return float(override), "argument"
+        return self.threshold_and_source()
 
     def verify(
         self,
@@ -249,7 +323,7 @@ class FaceEngine:
     ) -> VerificationResult:
         """Whether the faces in ``a`` and ``b`` belong to the same person."""
         start = time.perf_counter()
-        limit = self._threshold(threshold)
+        limit, source = self._threshold(threshold)
         ea = self.embed(a, require_single_face=require_single_face)
         eb = self.embed(b, require_single_face=require_single_face)
         dist = adapter.distance(ea.vector, eb.vector, self.settings.metric)
@@ -270,6 +344,8 @@ class FaceEngine:
             elapsed_ms=_ms(start),
             image_a_sha256=ea.image_sha256,
             image_b_sha256=eb.image_sha256,
+            recipe=ea.recipe,
+            threshold_source=source,
         )
 
     def verify_against_template(
@@ -279,18 +355,28 @@ class FaceEngine:
         *,
         template_model: str,
         template_detector: str,
+        template_recipe: EmbeddingRecipe | None = None,
+        subject: str | None = None,
         threshold: float | None = None,
     ) -> VerificationResult:
-        """Compare a probe image with a stored embedding (made with the same model and detector)."""
+        """Compare a probe image with a stored embedding made by the same recipe.
+
+        Args:
+            template_recipe: how the template was computed (``Template.recipe`` from the store). Without it
+                only the model and detector can be checked.
+            subject: who the template belongs to; only used to spell out the re-enrol command.
+
+        Raises:
+            TemplateMismatch: the template was computed another way than this engine computes the probe.
+        """
         start = time.perf_counter()
-        if template_model != self.settings.model or template_detector != self.settings.detector:
-            raise UserError(
-                f"the template was made with {template_model}/{template_detector}, the engine runs "
-                f"{self.settings.model}/{self.settings.detector}: re-enroll with the current settings",
-                template_model=template_model,
-                template_detector=template_detector,
-            )
-        limit = self._threshold(threshold)
+        current = self.recipe()
+        stored = template_recipe
+        if stored is None:  # a caller that has only the model and detector: check what it has
+            stored = current.model_copy(update={"model": template_model, "detector": template_detector})
+        if stored != current:
+            raise _template_mismatch(stored, current, subject)
+        limit, source = self._threshold(threshold)
         ep = self.embed(probe)
         if len(template) != len(ep.vector):
             raise UserError(
@@ -314,6 +400,8 @@ class FaceEngine:
             elapsed_ms=_ms(start),
             image_a_sha256=ep.image_sha256,
             image_b_sha256=None,
+            recipe=ep.recipe,
+            threshold_source=source,
         )
 
     # --- expression ------------------------------------------------------------------------------------
@@ -339,6 +427,12 @@ class FaceEngine:
         start = time.perf_counter()
         image = self.load(source)
         whole = assume_face if assume_face is not None else max(image.width, image.height) <= SMALL_FACE_MAX_SIDE
+        if whole and assume_face is None and not self.has_face_evidence(image):
+            # a small image is classified whole only when a detector agrees it is a face: noise is not
+            raise FaceNotFound(
+                f"no face was found in the image ({image.width} x {image.height} px, too small to search as a "
+                "photo, and no detector found a face filling it)"
+            )
         backend = self.expression_backend()
         notes: list[str] = []
         detector = "none" if whole else self.settings.expression_detector
@@ -407,6 +501,35 @@ class FaceEngine:
                 "DeepFace's emotion weights are missing and downloads are off",
                 fix="set FACEGATE_EXPRESSION_BACKEND=fer (works offline)",
             )
+
+
+def mirror_average(plain: Sequence[float], mirrored: Sequence[float]) -> list[float]:
+    """The mean of two embeddings' unit vectors, scaled to their mean length.
+
+    Unit vectors first so that neither view dominates; the length restored so that Euclidean thresholds tuned
+    on plain embeddings keep their scale (cosine distances ignore it).
+    """
+    a = np.asarray(plain, dtype=np.float64)
+    b = np.asarray(mirrored, dtype=np.float64)
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na == 0.0 or nb == 0.0:
+        return [float(v) for v in (a + b) / 2.0]
+    mean = (a / na + b / nb) / 2.0
+    norm = float(np.linalg.norm(mean))
+    scaled = mean / norm * (na + nb) / 2.0 if norm > 0 else mean
+    return [float(v) for v in scaled]
+
+
+def _template_mismatch(stored: EmbeddingRecipe, current: EmbeddingRecipe, subject: str | None) -> TemplateMismatch:
+    who = subject or "SUBJECT"
+    fix = f"facegate enroll {who} PHOTO --purpose PURPOSE"
+    return TemplateMismatch(
+        f"the stored template was computed as {stored.describe()}; this engine computes {current.describe()}, "
+        f"and the two cannot be compared. Enrol {who} again with the current settings: {fix}",
+        template_recipe=stored.model_dump(mode="json"),
+        engine_recipe=current.model_dump(mode="json"),
+        fix=fix,
+    )
 
 
 def _to_original(face: adapter.RawFace, sx: float, sy: float, image: LoadedImage) -> FaceBox:

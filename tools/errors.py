@@ -69,6 +69,14 @@ class NotFoundError(UserError):
     code = "not_found"
 
 
+class TemplateMismatch(UserError):
+    """A stored template was computed another way (model, detector, detection size, alignment, mirror
+    averaging) than the engine computes probes now: the two cannot be compared. ``details["fix"]`` names the
+    re-enrol command."""
+
+    code = "template_mismatch"
+
+
 # --- image input -------------------------------------------------------------------------------------
 
 

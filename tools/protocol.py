@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from tools.images import ImageSource, LoadedImage
-    from tools.results import ExpressionResult, FaceEmbedding, VerificationResult
+    from tools.results import EmbeddingRecipe, ExpressionResult, FaceEmbedding, VerificationResult
 
 
 class FaceEngineProtocol(Protocol):
@@ -34,6 +34,8 @@ class FaceEngineProtocol(Protocol):
         template_model: str,
         template_detector: str,
         threshold: float | None = None,
+        template_recipe: EmbeddingRecipe | None = None,
+        subject: str | None = None,
     ) -> VerificationResult: ...
 
     def analyze_expression(self, source: ImageSource) -> ExpressionResult: ...

@@ -51,6 +51,36 @@ class DetectionResult(_Frozen):
     elapsed_ms: float
 
 
+class EmbeddingRecipe(_Frozen):
+    """How an embedding was computed. Two embeddings are comparable only when their recipes are equal: a
+    distance between a mirror-averaged vector and a plain one, or between crops found at different detection
+    sizes, is not what the threshold was set for.
+
+    ``detect_max_side`` and ``align`` are None for a template stored before facegate recorded recipes: such a
+    template matches no engine and must be enrolled again.
+    """
+
+    model: str
+    detector: str
+    detect_max_side: int | None  # 0: detection at full size
+    align: bool | None
+    mirror: bool  # the crop's embedding averaged with its horizontal mirror's
+
+    @property
+    def recorded(self) -> bool:
+        return self.detect_max_side is not None and self.align is not None
+
+    def describe(self) -> str:
+        """One line a person can read, e.g. "Dlib + dlib on <= 640 px copies, aligned, mirror-averaged"."""
+        if not self.recorded:
+            return f"{self.model} + {self.detector} (made before facegate recorded how templates are computed)"
+        size = "full-size images" if self.detect_max_side == 0 else f"<= {self.detect_max_side} px copies"
+        return (
+            f"{self.model} + {self.detector} on {size}, {'aligned' if self.align else 'not aligned'}, "
+            f"{'mirror-averaged' if self.mirror else 'no mirror averaging'}"
+        )
+
+
 class FaceEmbedding(_Frozen):
     """One face's embedding. ``vector`` is biometric data: never log it, never give it to a reasoner."""
 
@@ -64,6 +94,7 @@ class FaceEmbedding(_Frozen):
     used_largest_face: bool
     detector_confidence: float | None = None
     notes: list[str] = Field(default_factory=list)
+    recipe: EmbeddingRecipe | None = None  # always set by FaceEngine; optional for hand-built results
 
 
 class VerificationResult(_Frozen):
@@ -83,6 +114,10 @@ class VerificationResult(_Frozen):
     image_a_sha256: str
     image_b_sha256: str | None
     kind: Literal["verification"] = "verification"  # tells results apart in a typed union (agent replies)
+    recipe: EmbeddingRecipe | None = None  # how both sides were embedded (they always match)
+    # where the threshold came from: "argument" (a purpose's stricter one), "setting" (FACEGATE_THRESHOLD),
+    # "calibration" (``facegate eval calibrate``) or "model" (DeepFace's for the model and metric)
+    threshold_source: str | None = None
 
 
 class FaceExpression(_Frozen):

@@ -44,6 +44,17 @@ class EngineSettings(BaseSettings):
         640, ge=0, description="Detect on a copy downscaled so its longer side is at most this (0: off)."
     )
     require_single_face: bool = Field(False, description="Refuse images holding more than one face.")
+    embedding_mirror: bool = Field(
+        False,
+        description="Average the aligned face's embedding with its horizontal mirror's (each unit-normalised "
+        "first). Part of a template's recipe: changing it means enrolling again. Default chosen by measurement "
+        "(README, 'Mirror-averaged embeddings').",
+    )
+    calibration_file: Path | None = Field(
+        None,
+        description="Threshold written by `facegate eval calibrate` (default <home>/calibration.json); used "
+        "when no threshold is set and its recipe and metric match the engine's.",
+    )
     expression_backend: Literal["auto", "deepface", "fer"] = "auto"
     expression_mirror: bool = Field(True, description="Average expression scores over the face and its mirror.")
     expression_detector: str = Field(
@@ -85,6 +96,15 @@ class EngineSettings(BaseSettings):
     @classmethod
     def _anchors(cls, value: object) -> object:
         return absolute_path(value, name="trust_anchors")
+
+    @field_validator("calibration_file", mode="before")
+    @classmethod
+    def _calibration_file(cls, value: object) -> object:
+        return absolute_path(value, name="calibration_file")
+
+    @property
+    def resolved_calibration_file(self) -> Path:
+        return self.calibration_file or self.home / "calibration.json"
 
     @property
     def weights_dir(self) -> Path:

@@ -102,4 +102,12 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX capture_nonces_expiry ON capture_nonces(expires_at)",
         ),
     ),
+    (
+        5,
+        (
+            # How the template was computed (tools.results.EmbeddingRecipe as JSON): a probe is compared only
+            # with a template made the same way. NULL for templates stored before: they must be enrolled again.
+            "ALTER TABLE templates ADD COLUMN recipe TEXT",
+        ),
+    ),
 )

@@ -11,6 +11,7 @@ from agent.errors import InvalidConsent
 from agent.policy.capabilities import CONSENTABLE, Capability
 from agent.policy.models import Evidence
 from agent.policy.subject_id import SUBJECT_ID_PATTERN, SubjectId, check_subject_id
+from tools.results import EmbeddingRecipe
 
 # SUBJECT_ID_PATTERN and check_subject_id are defined in agent.policy.subject_id; re-exported for old callers.
 __all__ = [
@@ -139,6 +140,9 @@ class TemplateInfo(BaseModel):
     consent_id: str | None
     created_at: datetime
     expires_at: datetime
+    # how the vector was computed; for a template stored before recipes were recorded, one whose
+    # ``recorded`` is False (it matches no engine: enrol again)
+    recipe: EmbeddingRecipe
 
 
 class Template(TemplateInfo):

@@ -35,12 +35,14 @@ from agent.store.models import (
 )
 from agent.store.nonces import NonceLedger
 from agent.store.writer import AuditWriter
+from tools.results import EmbeddingRecipe
 
 _CONSENT_COLS = (
     "id, subject_id, capabilities, purposes, notice, evidence, granted_at, expires_at, revoked_at, retention_days"
 )
 _TEMPLATE_COLS = (
-    "id, subject_id, model, detector, dim, template_sha256, image_sha256, purpose, consent_id, created_at, expires_at"
+    "id, subject_id, model, detector, dim, template_sha256, image_sha256, purpose, consent_id, created_at, expires_at, "
+    "recipe"
 )
 
 
@@ -106,6 +108,13 @@ def _template_info_from_row(row: Sequence[Any]) -> dict[str, Any]:
     data = dict(zip(keys, row, strict=True))
     data["created_at"] = parse_iso(data["created_at"])
     data["expires_at"] = parse_iso(data["expires_at"])
+    recipe = data["recipe"]
+    if recipe is None:  # stored before migration 5: how it was computed is not known
+        data["recipe"] = EmbeddingRecipe(
+            model=data["model"], detector=data["detector"], detect_max_side=None, align=None, mirror=False
+        )
+    else:
+        data["recipe"] = EmbeddingRecipe.model_validate_json(recipe)
     return data
 
 
@@ -356,15 +365,24 @@ class Store:
         audit_summary: dict[str, Any] | None = None,
         rule_id: str | None = None,
         policy_hash: str | None = None,
+        recipe: EmbeddingRecipe | None = None,
     ) -> str:
         """Store (or replace) the subject's template for ``model``+``detector``; returns its id.
 
         With ``consent_id``, the consent is re-checked inside the transaction (a revocation that raced the
         enrollment wins). ``rule_id`` and ``policy_hash`` name the decision that allowed it (audit columns).
+        ``recipe`` records how the vector was computed (``FaceEmbedding.recipe``); without it the template
+        reads back as unrecorded and matches no engine.
         """
         now = now or utcnow()
         if not vector:
             raise UserError("empty template vector")
+        if recipe is not None and (recipe.model, recipe.detector) != (model, detector):
+            raise UserError(
+                f"the recipe says {recipe.model}/{recipe.detector}, the template {model}/{detector}",
+                model=model,
+                detector=detector,
+            )
         blob = vector_to_blob(vector)
         template_sha = hashlib.sha256(blob).hexdigest()
         template_id = _new_id("t")
@@ -391,7 +409,7 @@ class Store:
                 (subject_id, model, detector),
             ).rowcount
             conn.execute(
-                f"INSERT INTO templates ({_TEMPLATE_COLS}, vector) VALUES ({', '.join('?' * 12)})",
+                f"INSERT INTO templates ({_TEMPLATE_COLS}, vector) VALUES ({', '.join('?' * 13)})",
                 (
                     template_id,
                     subject_id,
@@ -404,6 +422,7 @@ class Store:
                     consent_id,
                     iso(now),
                     iso(expires_at),
+                    recipe.model_dump_json() if recipe is not None else None,
                     blob,
                 ),
             )
@@ -422,6 +441,7 @@ class Store:
                     "model": model,
                     "detector": detector,
                     "dim": len(vector),
+                    "recipe": recipe.model_dump(mode="json") if recipe is not None else None,
                     "consent_id": consent_id,
                     "expires_at": iso(expires_at),
                     "replaced": bool(replaced),

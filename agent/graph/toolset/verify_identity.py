@@ -29,6 +29,9 @@ class VerifyIdentity(Tool[VerifyIdentityArgs, VerificationResult]):
             template_model=template.model,
             template_detector=template.detector,
             threshold=request.threshold,
+            # a template made another way (model, detector, detect size, mirror) is never compared: TemplateMismatch
+            template_recipe=template.recipe,
+            subject=subject,
         )
 
     def audit_summary(self, result: VerificationResult) -> dict[str, JsonValue]:
