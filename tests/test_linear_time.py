@@ -22,6 +22,8 @@ import agent.policy.grounding as grounding
 import agent.policy.inner_state as inner_state
 import agent.policy.request_phrases as request_phrases
 import agent.policy.sensitive as sensitive
+import agent.policy.sensitive_lexicon as sensitive_lexicon
+import agent.policy.sensitive_requests as sensitive_requests
 import agent.reasoners.offline as offline
 import tools.images as images
 from agent.policy.facts import fact_from_outcome
@@ -65,7 +67,17 @@ def _patterns(module: ModuleType) -> Iterator[tuple[str, re.Pattern[str]]]:
                     yield f"{module.__name__}.{name}[{key}]", item
 
 
-MODULES = [sensitive, request_phrases, inner_state, grounding, facts_mod, images, offline]
+MODULES = [
+    sensitive,
+    sensitive_lexicon,
+    sensitive_requests,
+    request_phrases,
+    inner_state,
+    grounding,
+    facts_mod,
+    images,
+    offline,
+]
 sensitive.requested_sensitive_attributes("warm up")  # builds the lazily compiled question patterns
 # The offline reasoner's three quadratic patterns (another helper's file): replaced by agent.policy.request_phrases
 # in the wiring wave, which then deletes them and this list.
