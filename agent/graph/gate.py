@@ -96,7 +96,8 @@ class ToolGate:
         if isinstance(resolved, ToolOutcome):
             return Rejected(resolved)
         spec, args = resolved.spec, resolved.args
-        request = self.request(spec, args, resolved.images, session, with_template=True)
+        pictured = tuple(dict.fromkeys(i.subject for i in images if i.subject))
+        request = self.request(spec, args, resolved.images, session, with_template=True, pictured=pictured)
         decision = self.decide(request)
         asked_already = answer is not None and answer.call_id == call.id
 
@@ -136,9 +137,10 @@ class ToolGate:
         session: Session,
         *,
         with_template: bool = False,
+        pictured: Sequence[str] = (),
     ) -> PolicyRequest:
         """The policy request for a call of ``spec`` (``with_template``: look up the claimed identity's template,
-        which only a decision needs)."""
+        which only a decision needs; ``pictured``: the subjects the thread's images are labelled with)."""
         claimed = args.get("claimed_subject") if "claimed_subject" in spec.subject_args else None
         subject = args.get("subject") if "subject" in spec.subject_args else None
         template_purpose = None
@@ -159,10 +161,16 @@ class ToolGate:
             claimed_template_purpose=template_purpose,
             session_id=session.session_id,
             actor=session.actor,
+            stated_purpose=session.stated_purpose,
+            pictured_subjects=tuple(pictured),
         )
 
     def _resolve(self, call: ToolCall, session: Session, images: Sequence[ImageHandle]) -> _Resolved | ToolOutcome:
         """The call's spec, validated arguments and images; or the malformed outcome that says what is wrong."""
+        if call.refused is not None:
+            # bounded where the reasoner's step entered the state: only the sizes were kept, never the content
+            message = f"the arguments of the function call were not kept: {call.refused}"
+            return self._malformed(call, session, message, unknown_tool=False)
         registry = self.deps.tools
         spec = registry.spec(call.name)
         if spec is None:
