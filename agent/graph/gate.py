@@ -107,11 +107,12 @@ class ToolGate:
             return AskConsent(ConsentQuestion(call=call, purpose=session.purpose, decision=record))
         if decision.outcome == "needs_consent" and answer is not None and asked_already:
             failure = f"{answer.error or 'invalid_consent'}: {answer.message}" if answer.message else None
-            why = (
-                f" Consent was granted but could not be recorded: {failure[:300]}"
-                if failure
-                else " Consent was not recorded when asked."
-            )
+            if failure:
+                why = f" Consent was granted but could not be recorded: {failure[:300]}"
+            elif answer.declined and answer.consent_ids:
+                why = f" Consent was recorded for those who gave it; {', '.join(answer.declined)} did not consent."
+            else:
+                why = " Consent was not recorded when asked."
             decision = decision.model_copy(update={"outcome": "deny", "reason": decision.reason + why})
             audit_id = self._audit(request, decision, call, note="consent declined")
             return Rejected(self._denied(call, spec, decision, audit_id, "consent_declined"))

@@ -59,6 +59,7 @@ class ConsentReply(BaseModel):
     error: str | None = None
     message: str | None = None
     note: str | None = None
+    declined: list[str] = Field(default_factory=list)  # people asked who did not consent (others may have)
 
 
 class AgentState(TypedDict, total=False):

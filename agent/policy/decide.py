@@ -250,7 +250,9 @@ def _decide_claim(
         return out(
             "deny",
             R.PROBE_REQUIRES_CLAIMED_IDENTITY,
-            f"The claimed identity {claimed!r} is not enrolled (no stored face template to verify against).",
+            f"The claimed identity {claimed!r} is not enrolled (no stored face template to verify against): "
+            f"an operator enrols them with a photo they consented to (facegate enroll {claimed} PHOTO --purpose "
+            f"{purpose.id}).",
         )
     reuse: tuple[ConsentRecord, ...] = ()
     if template_purpose is not None and template_purpose != purpose.id:
