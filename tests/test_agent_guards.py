@@ -424,6 +424,7 @@ def test_both_people_consenting_lets_the_call_run(
     scripted.enqueue(call("verify_faces", image_a="img1", image_b="img2"), say("done"))
     images = [ImageInput(source=engine.photo("alice"), subject="alice"),
               ImageInput(source=engine.photo("bob"), subject="bob")]  # fmt: skip
+
     def each(request: ConsentRequest) -> ConsentAnswer:
         return ConsentAnswer(granted=True, notice=f"told {request.subjects[0]}")
 

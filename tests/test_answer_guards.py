@@ -276,11 +276,23 @@ def test_guards_run_in_order_and_the_refusals_are_still_named(
 
     assert [g.name for g in default_answer_guards()] == [
         "sensitive_inference",
-        "grounding",
         "inner_state",
+        "grounding",
         "policy_notes",
     ]
     scripted.enqueue(call("identify_person", image="img1"), say("It's a match, and she is really happy."))
     reply = agent.ask("who?", purpose="mfa", images=[ImageInput(source=engine.photo("x"), subject="x")])
     assert "identification.one_to_many_prohibited" in reply.answer and "really happy" not in reply.answer
-    assert [d.rule_id for d in reply.decisions] == ["identification.one_to_many_prohibited", UNGROUNDED]
+    assert [d.rule_id for d in reply.decisions] == ["identification.one_to_many_prohibited", INNER, UNGROUNDED]
+
+
+def test_a_rewritten_inner_state_claim_is_grounded_like_any_other(
+    agent: FaceAgent, engine: FakeFaceEngine, scripted: ScriptedReasoner
+) -> None:
+    """ "She is really sad" becomes "her expression looks sad": the analysis said happy, so that goes too."""
+    _consent(agent, "eileen", ["expression_analysis"], ["ux_research"])
+    scripted.enqueue(call("analyze_expression", image="img1"), say("She is really sad."))
+    reply = agent.ask("how does she look?", purpose="ux_research",
+                      images=[ImageInput(source=engine.photo("eileen"), subject="eileen")])  # fmt: skip
+    assert "sad" not in reply.answer.split("next most likely")[0] and "looks happy (90%)" in reply.answer
+    assert [d.rule_id for d in reply.decisions] == ["consent.active", INNER, UNGROUNDED]

@@ -137,11 +137,15 @@ def review_answer(
 
 
 def default_answer_guards() -> tuple[AnswerGuard, ...]:
-    """The shipped guards, in order: withhold sensitive inferences, replace ungrounded result claims by the
-    rendered truth, rewrite inner-state claims to appearance wording, and last make sure refusals are said."""
+    """The shipped guards, in order: withhold sensitive inferences, rewrite inner-state claims to appearance
+    wording, replace ungrounded result claims by the rendered truth, and last make sure refusals are said.
+
+    The rewrite runs before grounding because it produces appearance claims ("she is really happy" becomes "her
+    expression looks happy"): grounding then checks those against the analysis like any other claim.
+    """
     from agent.graph.guards.grounding import GroundingGuard
     from agent.graph.guards.inner_state import InnerStateGuard
     from agent.graph.guards.policy_notes import PolicyNotesGuard
     from agent.graph.guards.sensitive import SensitiveInferenceGuard
 
-    return (SensitiveInferenceGuard(), GroundingGuard(), InnerStateGuard(), PolicyNotesGuard())
+    return (SensitiveInferenceGuard(), InnerStateGuard(), GroundingGuard(), PolicyNotesGuard())
