@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -118,9 +119,14 @@ def slow(response: Scripted, delay_s: float) -> Scripted:
 
 
 class FakeGemini:
-    """``with FakeGemini() as server: server.enqueue(text("hi")); ... server.requests``."""
+    """``with FakeGemini() as server: server.enqueue(text("hi")); ... server.requests``.
 
-    def __init__(self) -> None:
+    ``responder``: answers a request from its JSON body when the queue is empty (a script that reads the
+    conversation, e.g. :mod:`tests.gemini_script`).
+    """
+
+    def __init__(self, responder: Callable[[dict[str, Any]], Scripted] | None = None) -> None:
+        self.responder = responder
         self.queue: deque[Scripted] = deque()
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
@@ -139,7 +145,12 @@ class FakeGemini:
                     body = {}
                 with outer._lock:
                     outer.requests.append(Recorded(self.path, dict(self.headers.items()), body, raw))
-                    item = outer.queue.popleft() if outer.queue else error(500, "no scripted response left")
+                    if outer.queue:
+                        item = outer.queue.popleft()
+                    elif outer.responder is not None:
+                        item = outer.responder(body)
+                    else:
+                        item = error(500, "no scripted response left")
                 if item.delay_s:
                     time.sleep(item.delay_s)
                 payload = item.raw if item.raw is not None else json.dumps(item.body).encode()
