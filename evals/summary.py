@@ -129,6 +129,8 @@ def agent(r: AgentEvalReport, files: str) -> str:
         f"{r.sensitive_leaks}; decision accuracy {_pct(r.decision_accuracy, 1)} "
         f"({r.decisions_correct}/{r.decisions_expected}); audit {_pct(r.audit_completeness, 0)} of {r.tool_runs} "
         f"tool runs, chains verified {r.audit_chains_ok}/{r.n_scenarios}",
+        "  violations by class: " + ", ".join(f"{kind} {n}" for kind, n in r.violations.items()),
+        "  by category: " + ", ".join(f"{c} {row['passed']}/{row['scenarios']}" for c, row in r.categories.items()),
         "",
         *rule_table(r),
         "",

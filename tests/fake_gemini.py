@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -48,10 +49,11 @@ def text(answer: str, *, prompt_tokens: int = 11, output_tokens: int = 7) -> Scr
     )
 
 
-def function_calls(*calls: tuple[str, dict[str, Any]], text_before: str | None = None) -> Scripted:
-    """The model asks for one or more function calls."""
+def function_calls(*calls: tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], str],
+                   text_before: str | None = None) -> Scripted:  # fmt: skip
+    """The model asks for one or more function calls: ``(name, args)`` or ``(name, args, call id)``."""
     parts: list[dict[str, Any]] = [{"text": text_before}] if text_before else []
-    parts += [{"functionCall": {"name": name, "args": args}} for name, args in calls]
+    parts += [{"functionCall": {"name": c[0], "args": c[1], **({"id": c[2]} if len(c) > 2 else {})}} for c in calls]
     return Scripted(
         body={
             "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
@@ -60,8 +62,25 @@ def function_calls(*calls: tuple[str, dict[str, Any]], text_before: str | None =
     )
 
 
-def function_call(name: str, args: dict[str, Any]) -> Scripted:
-    return function_calls((name, args))
+def function_call(name: str, args: dict[str, Any], call_id: str | None = None) -> Scripted:
+    return function_calls((name, args, call_id) if call_id else (name, args))
+
+
+def final_answer(answer: str, *claims: dict[str, Any], args: dict[str, Any] | None = None) -> Scripted:
+    """The model answers through ``final_answer`` (structured output): prose plus claims citing call ids, e.g.
+    ``final_answer("No match.", claim("c1", "verdict", verified=False))``. ``args`` replaces the arguments as a
+    whole (a hostile or broken answer: wrong types, missing fields)."""
+    return function_call("final_answer", args if args is not None else {"text": answer, "claims": list(claims)})
+
+
+def claim(call_id: str, kind: str, **fields: Any) -> dict[str, Any]:
+    """One cited claim of a structured answer (``verified``, ``number``, ``label``, ``subject``, ``face``)."""
+    return {"call_id": call_id, "kind": kind, **fields}
+
+
+def report_purpose(said: str, *also: tuple[str, dict[str, Any]]) -> Scripted:
+    """The model reports a use the person stated (``report_stated_purpose``), with any other calls after it."""
+    return function_calls(("report_stated_purpose", {"purpose_text": said}), *also)
 
 
 def malformed_function_call() -> Scripted:
@@ -100,9 +119,14 @@ def slow(response: Scripted, delay_s: float) -> Scripted:
 
 
 class FakeGemini:
-    """``with FakeGemini() as server: server.enqueue(text("hi")); ... server.requests``."""
+    """``with FakeGemini() as server: server.enqueue(text("hi")); ... server.requests``.
 
-    def __init__(self) -> None:
+    ``responder``: answers a request from its JSON body when the queue is empty (a script that reads the
+    conversation, e.g. :mod:`tests.gemini_script`).
+    """
+
+    def __init__(self, responder: Callable[[dict[str, Any]], Scripted] | None = None) -> None:
+        self.responder = responder
         self.queue: deque[Scripted] = deque()
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
@@ -121,7 +145,12 @@ class FakeGemini:
                     body = {}
                 with outer._lock:
                     outer.requests.append(Recorded(self.path, dict(self.headers.items()), body, raw))
-                    item = outer.queue.popleft() if outer.queue else error(500, "no scripted response left")
+                    if outer.queue:
+                        item = outer.queue.popleft()
+                    elif outer.responder is not None:
+                        item = outer.responder(body)
+                    else:
+                        item = error(500, "no scripted response left")
                 if item.delay_s:
                     time.sleep(item.delay_s)
                 payload = item.raw if item.raw is not None else json.dumps(item.body).encode()

@@ -385,3 +385,86 @@ def test_a_granted_consent_that_cannot_be_recorded_says_why(
     assert "could not be recorded" in (o.error or "") and "invalid_consent" in (o.error or "")
     assert o.decision is not None and "could not be recorded" in o.decision.reason
     assert agent.store.consents_for("e") == []
+
+
+# --- issue 9 item 11: a person consents for themselves only, one question per person -------------------------
+
+
+def test_each_person_is_asked_about_their_own_consent_and_answers_for_themselves(
+    agent: FaceAgent, scripted: ScriptedReasoner, engine: FakeFaceEngine
+) -> None:
+    from agent.sdk import ConsentAnswer, ConsentRequest
+
+    asked: list[ConsentRequest] = []
+
+    def person(request: ConsentRequest) -> ConsentAnswer:
+        asked.append(request)
+        return ConsentAnswer(granted=request.subjects == ["alice"], notice=f"told {request.subjects[0]}")
+
+    scripted.enqueue(call("verify_faces", image_a="img1", image_b="img2"), say("done"))
+    images = [ImageInput(source=engine.photo("alice"), subject="alice"),
+              ImageInput(source=engine.photo("bob"), subject="bob")]  # fmt: skip
+    reply = agent.ask("compare", purpose="mfa", images=images, human_present=True, consent_handler=person)
+    # one question per person, each naming only that person's missing consent
+    assert [r.subjects for r in asked] == [["alice"], ["bob"]]
+    assert all(m.subject_id == r.subjects[0] for r in asked for m in r.missing)
+    # alice's yes is recorded for alice alone, with her own notice; bob's no records nothing for him
+    (record,) = agent.store.consents_for("alice")
+    assert record.notice == "told alice" and agent.store.consents_for("bob") == []
+    (o,) = reply.tool_outcomes
+    assert o.status == "denied" and o.error_code == "consent_declined" and engine.ran("verify") == 0
+    assert o.decision is not None and "bob did not consent" in o.decision.reason
+
+
+def test_both_people_consenting_lets_the_call_run(
+    agent: FaceAgent, scripted: ScriptedReasoner, engine: FakeFaceEngine
+) -> None:
+    from agent.sdk import ConsentAnswer, ConsentRequest
+
+    scripted.enqueue(call("verify_faces", image_a="img1", image_b="img2"), say("done"))
+    images = [ImageInput(source=engine.photo("alice"), subject="alice"),
+              ImageInput(source=engine.photo("bob"), subject="bob")]  # fmt: skip
+
+    def each(request: ConsentRequest) -> ConsentAnswer:
+        return ConsentAnswer(granted=True, notice=f"told {request.subjects[0]}")
+
+    reply = agent.ask("compare", purpose="mfa", images=images, human_present=True, consent_handler=each)
+    assert reply.tool_outcomes[0].status == "ok" and engine.ran("verify") == 1
+    assert [c.notice for c in agent.store.consents_for("bob")] == ["told bob"]
+
+
+def test_resume_takes_each_persons_own_answer(
+    agent: FaceAgent, scripted: ScriptedReasoner, engine: FakeFaceEngine
+) -> None:
+    from agent.sdk import ConsentAnswer
+
+    scripted.enqueue(call("verify_faces", image_a="img1", image_b="img2"), say("done"))
+    images = [ImageInput(source=engine.photo("alice"), subject="alice"),
+              ImageInput(source=engine.photo("bob"), subject="bob")]  # fmt: skip
+    paused = agent.ask("compare", purpose="mfa", images=images, human_present=True)
+    assert paused.consent_request is not None and paused.consent_request.subjects == ["alice", "bob"]
+    done = agent.resume(paused.thread_id, {"alice": ConsentAnswer(granted=True), "bob": ConsentAnswer(granted=False)})
+    assert done.tool_outcomes[-1].error_code == "consent_declined"
+    assert len(agent.store.consents_for("alice")) == 1 and agent.store.consents_for("bob") == []
+
+
+def test_the_terminal_prompt_asks_one_person_about_their_own_uses(capsys: pytest.CaptureFixture[str]) -> None:
+    from agent.cli.consent_prompt import prompt_consent
+    from agent.sdk import ConsentRequest
+
+    items = [{"subject_id": "alice", "capability": "face_verification", "purpose": "mfa"},
+             {"subject_id": "bob", "capability": "enrollment", "purpose": "mfa"}]  # fmt: skip
+    request = ConsentRequest(thread_id="t", call_id="c", tool="verify_faces", purpose="mfa", missing=items)
+    answers, asked = iter(["y", "", ""]), []
+
+    def read(prompt: str) -> str:
+        asked.append(prompt)
+        return next(answers)
+
+    answer = prompt_consent(request.for_subject("bob"), read=read)
+    out = capsys.readouterr().out
+    assert answer.granted and answer.notice == (
+        "facegate will use your face for enrollment for the purpose mfa. "
+        "The operator records this consent; you can withdraw it at any time."
+    )
+    assert "alice" not in out + " ".join(asked) and asked[0].startswith("Was bob shown this notice")

@@ -42,12 +42,13 @@ UNREACHABLE = {
 }  # fmt: skip
 
 
-def test_default_suite_is_valid_and_covers_every_reachable_rule() -> None:
+def test_shipped_suites_are_valid_and_cover_every_reachable_rule() -> None:
     from agent.policy.rules import ALL_RULES
-    from evals.agent_eval import SESSION_ERROR_RULES
+    from evals.agent_eval import SESSION_ERROR_RULES, default_suites, load_suites
 
-    suite, digest = load_suite(DEFAULT_SUITE)
-    assert len(suite.scenarios) >= 59
+    assert DEFAULT_SUITE in default_suites() and len(default_suites()) >= 5
+    suite, digest = load_suites(default_suites())
+    assert len(suite.scenarios) >= 160
     assert len(digest) == 64
     covered = {d.rule for s in suite.scenarios for t in s.turns for d in t.expect.decisions}
     covered |= {SESSION_ERROR_RULES[t.expect_error] for s in suite.scenarios for t in s.turns if t.expect_error}

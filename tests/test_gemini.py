@@ -74,7 +74,8 @@ def test_request_carries_declarations_from_tool_specs_and_the_system_prompt(
     assert "gemini-test:generateContent" in req.path
     assert req.headers.get("x-goog-api-key") == "test-key"
     decls = req.body["tools"][0]["functionDeclarations"]
-    assert [d["name"] for d in decls] == [s.name for s in TOOL_SPECS]
+    # the tools, then the two answer functions, which are not tools (they never reach the policy node)
+    assert [d["name"] for d in decls] == [s.name for s in TOOL_SPECS] + ["final_answer", "report_stated_purpose"]
     verify = next(d for d in decls if d["name"] == "verify_faces")
     schema = _schema(verify)
     assert set(schema["properties"]) == {"image_a", "image_b"} and set(schema["required"]) == {"image_a", "image_b"}
@@ -216,8 +217,11 @@ def test_talking_the_agent_into_another_purpose_changes_nothing(
                       purpose="workplace_monitoring", images=img)  # fmt: skip
     # An extra 'purpose' argument is not accepted (the schema forbids it) ...
     assert reply.tool_outcomes[0].status == "malformed"
-    # ... and the call without it is decided for the session's purpose.
-    assert reply.decisions[-1].rule_id == "expression.workplace_education"
+    # ... and the person said the use is now ux_research: that never changes the session's purpose, and since
+    # issue 9 item 5 it stops the session's tools (before, the call was decided for workplace_monitoring and
+    # refused as expression.workplace_education; now nothing runs under a purpose the person says is not the use).
+    assert reply.decisions[0].rule_id == "purpose.conversation_mismatch"
+    assert reply.decisions[-1].rule_id == "purpose.conversation_mismatch"
     assert engine.ran("analyze_expression") == 0
     with pytest.raises(UserError):
         agent.ask("analyse", purpose="ux_research", thread_id=reply.thread_id)
@@ -379,8 +383,10 @@ def test_an_answer_inferring_a_sensitive_trait_is_withheld_and_audited(
 
 
 def test_an_ordinary_answer_passes_the_guard(server: fg.FakeGemini, agent: FaceAgent, engine: FakeFaceEngine) -> None:
-    thread, _ = _share_turn(server, agent, engine, "The person looks happy; I did not infer race.")
-    assert agent.transcript(thread)[-1].text == "The person looks happy; I did not infer race."
+    # (this answer said "The person looks happy" before issue 9 item 1: an expression no tool of the turn
+    # estimated is an ungrounded claim now, see test_gemini_answers.py)
+    thread, _ = _share_turn(server, agent, engine, "I can see the photo now; I did not infer race.")
+    assert agent.transcript(thread)[-1].text == "I can see the photo now; I did not infer race."
     assert not [r for r in agent.audit_entries(thread) if r.rule_id == "inference.sensitive_prohibited"]
 
 

@@ -299,15 +299,42 @@ def test_a_consent_that_cannot_be_recorded_resumes_as_declined(
     assert agent.store.consents_for("eileen") == []
 
 
-def test_consent_lookup_shows_only_the_session_purposes_records(agent: FaceAgent, scripted: ScriptedReasoner) -> None:
+def test_consent_lookup_shows_only_the_session_purposes_coverage(
+    agent: FaceAgent, scripted: ScriptedReasoner, engine: FakeFaceEngine
+) -> None:
     consent(agent, "alice", ["face_verification"], ["mfa"])
     consent(agent, "alice", ["expression_analysis"], ["ux_research"])
-    for purpose, expected in [("public_surveillance", []), ("mfa", [["mfa"]]), ("ux_research", [["ux_research"]])]:
+    for purpose, covered in [("public_surveillance", []), ("mfa", ["face_verification"]),
+                             ("ux_research", ["expression_analysis"])]:  # fmt: skip
         scripted.enqueue(call("consent_status", subject="alice"), say("ok"))
-        reply = agent.ask("what consent is on record for alice?", purpose=purpose)
+        images = [ImageInput(source=engine.photo("alice"), subject="alice")]
+        reply = agent.ask("what consent is on record for alice?", purpose=purpose, images=images)
         result = reply.tool_outcomes[0].result
         assert isinstance(result, ConsentStatusResult) and result.purpose == purpose
-        assert [sorted(c.purposes) for c in result.consents] == expected
+        assert result.covered == covered and set(result.covered).isdisjoint(result.missing)
+
+
+def test_consent_lookup_discloses_coverage_only_and_only_of_people_pictured(
+    agent: FaceAgent, scripted: ScriptedReasoner, engine: FakeFaceEngine
+) -> None:
+    """Issue 9 item 11: the model learns yes/no per capability for the people pictured here; never a notice,
+    evidence, record id, date, another purpose's record, or anything about someone not pictured."""
+    agent.grant_consent("alice", capabilities=["face_verification"], purposes=["mfa"], notice="SECRET-NOTICE-TEXT",
+                        evidence_method="signed form REF-4711")  # fmt: skip
+    consent(agent, "bob", ["face_verification"], ["mfa"])
+    scripted.enqueue(call("consent_status", subject="alice"), call("consent_status", subject="bob"), say("ok"))
+    reply = agent.ask("consent?", purpose="mfa", images=[ImageInput(source=engine.photo("alice"), subject="alice")])
+    alice, bob = reply.tool_outcomes
+    assert alice.status == "ok" and isinstance(alice.result, ConsentStatusResult)
+    assert alice.result.model_dump() == {
+        "kind": "consent_status", "subject": "alice", "purpose": "mfa", "covered": ["face_verification"],
+        "missing": ["enrollment", "expression_analysis", "llm_image_sharing"],
+    }  # fmt: skip
+    assert bob.status == "denied" and bob.decision is not None
+    assert bob.decision.rule_id == "consent_lookup.not_pictured" and bob.result is None
+    seen = str(scripted.seen[-1][0])  # everything the reasoner was shown
+    for secret in ("SECRET-NOTICE-TEXT", "REF-4711", agent.store.consents_for("alice")[0].id):
+        assert secret not in seen and secret not in reply.answer
 
 
 def test_conversation_database_is_owner_only(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.policy.sensitive import CATEGORIES, LANGUAGES, TRAIT_WORDS, _expand, _read_lists, lexicon_words
+from agent.policy.sensitive_lexicon import CATEGORIES, LANGUAGES, TRAIT_WORDS, _expand, _read_lists, lexicon_words
 
 LEXICON = Path(__file__).parent.parent / "agent" / "policy" / "lexicon"
 FILES = sorted(LEXICON.glob("*/*.yaml"))

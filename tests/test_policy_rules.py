@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from agent.policy import RULES, PolicyRequest, decide
+from agent.policy import RULES, PolicyRequest, StatedPurpose, decide
 from tests.policy_cases import NOW, POLICY, Case, consent, days, img, request
 from tests.policy_provenance_cases import PROVENANCE_CASES
 
@@ -573,6 +573,53 @@ CASES: list[Case] = [
         "deny",
         "probe.requires_claimed_enrolled_identity",
     ),
+    # issue 9 item 7: an expired (or incomplete) consent of the claimed identity is renewable by a person present
+    Case(
+        "consent.expired",
+        "claimed identity's consent expired, template still usable",
+        claim_alice,
+        [consent("alice", [FV, ENR], ["access_control"], expires=NOW - days(1))],
+        "needs_consent",
+        "consent.expired",
+        missing=("alice",),
+    ),
+    Case(
+        "consent.expired",
+        "claimed identity's consent expired and its template lapsed with it",
+        request("verify_identity", FV, "access_control", [img(None)], claimed_subject="alice"),
+        [consent("alice", [FV, ENR], ["access_control"], expires=NOW - days(1))],
+        "needs_consent",
+        "consent.expired",
+        missing=("alice", "alice"),  # face_verification and enrollment: the template must be made again
+    ),
+    Case(
+        "consent.expired",
+        "claimed identity renewed after expiry",
+        claim_alice,
+        [
+            consent("alice", [FV, ENR], ["access_control"], expires=NOW - days(1)),
+            consent("alice", [FV, ENR], ["access_control"], granted=NOW - days(1)),
+        ],
+        "allow",
+        "highrisk.obligations",
+    ),
+    Case(
+        "consent.incomplete",
+        "claimed identity's consent lacks evidence",
+        claim_alice,
+        [consent("alice", [FV, ENR], ["access_control"], evidence=None)],
+        "needs_consent",
+        "consent.incomplete",
+        missing=("alice",),
+    ),
+    Case(
+        "probe.requires_claimed_enrolled_identity",
+        "claimed identity's expired consent covered another purpose only",
+        claim_alice,
+        [consent("alice", [FV, ENR], ["mfa"], expires=NOW - days(1))],
+        "deny",
+        "probe.requires_claimed_enrolled_identity",
+    ),
     Case(
         "probe.requires_claimed_enrolled_identity",
         "claimed identity revoked",
@@ -662,7 +709,7 @@ CASES: list[Case] = [
     Case(
         "consent_lookup.allowed",
         "subject id only, limited to the session purpose",
-        request("consent_status", "consent_lookup", "customer_service", subject="alice"),
+        request("consent_status", "consent_lookup", "customer_service", subject="alice", pictured_subjects=("alice",)),
         [],
         "allow",
         "consent_lookup.allowed",
@@ -671,7 +718,9 @@ CASES: list[Case] = [
     Case(
         "consent_lookup.allowed",
         "another purpose's session sees only its own purpose's records",
-        request("consent_status", "consent_lookup", "public_surveillance", subject="alice"),
+        request(
+            "consent_status", "consent_lookup", "public_surveillance", subject="alice", pictured_subjects=("alice",)
+        ),
         ac_alice,
         "allow",
         "consent_lookup.allowed",
@@ -697,10 +746,113 @@ CASES: list[Case] = [
     Case(
         "consent_lookup.no_face",
         "subject id is fine",
-        request("consent_status", "consent_lookup", "anything", subject="bob"),
+        request("consent_status", "consent_lookup", "anything", subject="bob", pictured_subjects=("bob",)),
         [],
         "allow",
         "consent_lookup.allowed",
+    ),
+    # consent_lookup.not_pictured (issue 9 item 11: least disclosure)
+    Case(
+        "consent_lookup.not_pictured",
+        "someone not pictured in the conversation",
+        request("consent_status", "consent_lookup", "customer_service", subject="bob", pictured_subjects=("alice",)),
+        both,
+        "deny",
+        "consent_lookup.not_pictured",
+    ),
+    Case(
+        "consent_lookup.not_pictured",
+        "no image attached at all",
+        request("consent_status", "consent_lookup", "customer_service", subject="alice"),
+        both,
+        "deny",
+        "consent_lookup.not_pictured",
+    ),
+    Case(
+        "consent_lookup.not_pictured",
+        "the person pictured",
+        request("consent_status", "consent_lookup", "customer_service", subject="alice", pictured_subjects=("alice",)),
+        both,
+        "allow",
+        "consent_lookup.allowed",
+    ),
+    # purpose.conversation_mismatch (issue 9 item 5): a use stated in the conversation that is not the session's
+    Case(
+        "purpose.conversation_mismatch",
+        "the person said it is for marketing now",
+        verify_ab.model_copy(update={"stated_purpose": StatedPurpose(label="marketing", purposes=())}),
+        both,
+        "deny",
+        "purpose.conversation_mismatch",
+    ),
+    Case(
+        "purpose.conversation_mismatch",
+        "a catalogue purpose other than the session's",
+        claim_alice.model_copy(
+            update={"stated_purpose": StatedPurpose(label="UX research", purposes=("ux_research",))}
+        ),
+        ac_alice,
+        "deny",
+        "purpose.conversation_mismatch",
+    ),
+    Case(
+        "purpose.conversation_mismatch",
+        "a model's report of an unrecognised use",
+        verify_ab.model_copy(
+            update={"stated_purpose": StatedPurpose(label="a use the assistant could not name", source="model")}
+        ),
+        both,
+        "deny",
+        "purpose.conversation_mismatch",
+    ),
+    Case(
+        "purpose.conversation_mismatch",
+        "consent lookups stop too",
+        request(
+            "consent_status",
+            "consent_lookup",
+            "customer_service",
+            subject="alice",
+            pictured_subjects=("alice",),
+            stated_purpose=StatedPurpose(label="marketing"),
+        ),
+        both,
+        "deny",
+        "purpose.conversation_mismatch",
+    ),
+    Case(
+        "purpose.conversation_mismatch",
+        "restating the session's purpose stops nothing",
+        claim_alice.model_copy(
+            update={"stated_purpose": StatedPurpose(label="access control", purposes=("access_control",))}
+        ),
+        ac_alice,
+        "allow",
+        "highrisk.obligations",
+    ),
+    Case(
+        "purpose.conversation_mismatch",
+        "a use that may mean the session's purpose among others",
+        claim_alice.model_copy(
+            update={"stated_purpose": StatedPurpose(label="authentication", purposes=("mfa", "access_control"))}
+        ),
+        ac_alice,
+        "allow",
+        "highrisk.obligations",
+    ),
+    Case(
+        "purpose.conversation_mismatch",
+        "prohibitions keep their own rule",
+        request(
+            "identify_person",
+            "identification",
+            "customer_service",
+            [img("alice")],
+            stated_purpose=StatedPurpose(label="marketing"),
+        ),
+        both,
+        "deny",
+        "identification.one_to_many_prohibited",
     ),
     # tool.*
     Case(
@@ -819,7 +971,8 @@ def test_consent_lookup_shows_only_the_session_purposes_records() -> None:
 
     records = [*ac_alice, consent("alice", [FV], ["customer_service", "mfa"])]
     for purpose, shown in [("public_surveillance", []), ("mfa", records[1:]), ("access_control", records[:1])]:
-        decision = decide(request("consent_status", "consent_lookup", purpose, subject="alice"), records, POLICY, NOW)
+        ask = request("consent_status", "consent_lookup", purpose, subject="alice", pictured_subjects=("alice",))
+        decision = decide(ask, records, POLICY, NOW)
         limit = decision.obligation("limit_to_purpose")
         assert decision.allowed and limit is not None and limit.value == purpose
         assert records_for_purpose(records, str(limit.value)) == shown

@@ -209,7 +209,82 @@ def test_a_subject_named_like_a_sensitive_word_is_a_name_not_a_request(
 def test_a_trait_word_is_never_taken_for_a_claimed_subject(word: str) -> None:
     from agent.reasoners.offline import _claimed_subject
 
-    assert _claimed_subject(f"verify img1, he is {word}", [PROBE]) is None
+    assert _claimed_subject(f"verify img1, he is {word}", [PROBE], lambda s: False) is None
     # an enrolled subject who really has that label is still a name
     named = ImageHandle(handle="img2", sha256="e" * 64, subject=word)
-    assert _claimed_subject(f"verify img1 against {word}", [PROBE, named]) == word
+    assert _claimed_subject(f"verify img1 against {word}", [PROBE, named], lambda s: False) == word
+
+
+# --- issue 9 item 6: claimed identities come from what the caller attached or named, never an arbitrary word -----
+
+ON_RECORD = {"obama", "alice", "emp_042", "j.doe"}
+
+
+def plan_known(text: str, images: tuple[ImageHandle, ...] = (PROBE,)) -> list[tuple[str, dict]]:
+    ctx = ReasonerContext(purpose="access_control", images=images, is_subject=ON_RECORD.__contains__)
+    step = OfflineReasoner().next_step([Turn(role="user", text=text)], TOOL_SPECS, ctx)
+    return [(c.name, c.args) for c in step.tool_calls]
+
+
+def _identity(subject: str, image: str = "img1") -> list[tuple[str, dict]]:
+    return [("verify_identity", {"image": image, "claimed_subject": subject})]
+
+
+@pytest.mark.parametrize(
+    ("text", "images", "expected"),
+    [
+        # a labelled image: "him" is the person the caller attached; no word of the sentence is a name
+        ("verify him for the office door as usual", (ALICE,), _identity("alice", "img2")),
+        ("Verify her at the entrance as always.", (ALICE,), _identity("alice", "img2")),
+        ("check him as usual", (ALICE,), _identity("alice", "img2")),
+        ("verify this one for the door, same as yesterday", (ALICE,), _identity("alice", "img2")),
+        ("please verify as quickly as possible", (ALICE,), _identity("alice", "img2")),
+        ("Authenticate him as normal for the turnstile.", (ALICE,), _identity("alice", "img2")),
+        # a probe and a name on record, however it is said
+        ("verify img1 against obama", (PROBE,), _identity("obama")),
+        ("Verify img1 against enrolled obama.", (PROBE,), _identity("obama")),
+        ("is img1 really obama?", (PROBE,), _identity("obama")),
+        ("check img1 as obama for the door as usual", (PROBE,), _identity("obama")),
+        ("he says he is obama, check him", (PROBE,), _identity("obama")),
+        ("She claims to be alice. Verify her at the door as usual.", (PROBE,), _identity("alice")),
+        ("compare the probe with obama's enrolled template", (PROBE,), _identity("obama")),
+        ("verify img1 against the enrolled template of obama", (PROBE,), _identity("obama")),
+        ("verify img1 for subject emp_042", (PROBE,), _identity("emp_042")),
+        ("does img1 match j.doe?", (PROBE,), _identity("j.doe")),
+        # a token shaped like an id is a name even when nobody is on record under it (policy then decides)
+        ("verify img1 as emp_777", (PROBE,), _identity("emp_777")),
+        ("verify img1 against enrolled mallory", (PROBE,), _identity("mallory")),
+        # a probe, and only ordinary words: nobody is claimed, so nothing runs (the person is asked whom)
+        ("verify him for the office door as usual", (PROBE,), []),
+        ("verify img1 as usual", (PROBE,), []),
+        ("check img1 as fast as you can", (PROBE,), []),
+        ("verify img1 for the door", (PROBE,), []),
+        ("verify img1, he is nervous", (PROBE,), []),
+        ("verify img1 as normal please", (PROBE,), []),
+        ("is img1 really ok?", (PROBE,), []),
+    ],
+)  # fmt: skip
+def test_claimed_identities_come_from_names_not_words(
+    text: str, images: tuple[ImageHandle, ...], expected: list
+) -> None:
+    assert plan_known(text, images) == expected
+
+
+@pytest.mark.parametrize("word", ["usual", "always", "normal", "quickly", "door", "possible", "yesterday"])
+def test_an_ordinary_word_is_never_a_claimed_subject(word: str) -> None:
+    from agent.reasoners.offline import _claimed_subject
+
+    for text in (
+        f"verify img1 as {word}",
+        f"verify img1 for {word}",
+        f"is img1 really {word}",
+        f"check against {word}",
+    ):
+        assert _claimed_subject(text, [PROBE], ON_RECORD.__contains__) is None, text
+
+
+def test_a_probe_with_no_claimed_identity_asks_whom_to_check_against() -> None:
+    ctx = ReasonerContext(purpose="access_control", images=(PROBE,), is_subject=ON_RECORD.__contains__)
+    step = OfflineReasoner().next_step([Turn(role="user", text="verify him for the office door as usual")],
+                                       TOOL_SPECS, ctx)  # fmt: skip
+    assert step.tool_calls == [] and step.text is not None and "Whom should I check img1 against" in step.text

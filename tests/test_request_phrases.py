@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.policy.request_phrases import asks_to_record_consent, mentions_purpose_change, strip_purpose_clauses
-from agent.reasoners.offline import _PURPOSE_CHANGE, _PURPOSE_CLAUSE, _RECORD_CONSENT
+
+# The offline reasoner's old patterns, kept here as the reference the linear functions must agree with (they are
+# quadratic: ".*" between two words; never use them on input of unbounded length).
+_PURPOSE_CHANGE = re.compile(
+    r"\bpurpose\b.*\b(change|switch|set|now|instead|pretend|different|another|new|is)\b"
+    r"|\b(change|switch|set|use)\b.*\bpurpose\b|\bfor (marketing|research|security|hiring)\b instead"
+)
+_RECORD_CONSENT = re.compile(
+    r"\b(record|grant|give|register|add|store|save|log|enter)\b[\w\s]{0,20}\bconsent\b"
+    r"|\bconsent\b[\w\s]{0,20}\b(recorded|granted|registered|on file)\b.*\b(record|add|store|save)\b"
+)
+_PURPOSE_CLAUSE = re.compile(
+    r"\b(change|switch|set|use)\b[^.,;]*?\bpurpose\b[^.,;]*?(\band then\b|\bthen\b|\band\b|[.,;:]|$)"
+    r"|\bthe purpose is (now )?\w+\b"
+)
 
 WORDS = [
     "purpose", "purposes", "change", "switch", "set", "use", "user", "now", "instead", "pretend", "different",

@@ -82,8 +82,10 @@ def test_the_allowlist_names_every_model_the_state_can_hold() -> None:
     names = {name for _, name in serde_allowlist()}
     assert {"Turn", "ToolOutcome", "ToolCall", "ImageHandle", "DecisionRecord", "MissingConsent", "Obligation",
             "VerificationResult", "ExpressionResult", "FaceExpression", "FaceBox", "ConsentStatusResult",
-            "ConsentView", "Evidence", "ShareResult", "Usage", "ConsentQuestion", "ConsentReply",
+            "StatedPurpose", "ShareResult", "Usage", "ConsentQuestion", "ConsentReply",
             "Capability"} <= names  # fmt: skip
+    # a consent lookup's result holds coverage only (issue 9 item 11): no record views, notices or evidence
+    assert not {"ConsentView", "Evidence"} & names
 
 
 READ_BACK = textwrap.dedent(

@@ -1,7 +1,9 @@
 """Asking the person at the terminal for consent when a run pauses (``facegate chat`` and ``ask`` at a terminal).
 
 The notice printed is the one recorded, word for word. The consent is recorded by the SDK from the operator's
-answers, never by the model.
+answers, never by the model. A person consents for themselves only: the SDK calls :func:`prompt_consent` once per
+person whose consent is missing, with a request naming that person's uses alone, and records each answer for
+that person (one question per person, never one answer for a group).
 """
 
 from __future__ import annotations

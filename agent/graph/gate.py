@@ -96,7 +96,8 @@ class ToolGate:
         if isinstance(resolved, ToolOutcome):
             return Rejected(resolved)
         spec, args = resolved.spec, resolved.args
-        request = self.request(spec, args, resolved.images, session, with_template=True)
+        pictured = tuple(dict.fromkeys(i.subject for i in images if i.subject))
+        request = self.request(spec, args, resolved.images, session, with_template=True, pictured=pictured)
         decision = self.decide(request)
         asked_already = answer is not None and answer.call_id == call.id
 
@@ -106,11 +107,12 @@ class ToolGate:
             return AskConsent(ConsentQuestion(call=call, purpose=session.purpose, decision=record))
         if decision.outcome == "needs_consent" and answer is not None and asked_already:
             failure = f"{answer.error or 'invalid_consent'}: {answer.message}" if answer.message else None
-            why = (
-                f" Consent was granted but could not be recorded: {failure[:300]}"
-                if failure
-                else " Consent was not recorded when asked."
-            )
+            if failure:
+                why = f" Consent was granted but could not be recorded: {failure[:300]}"
+            elif answer.declined and answer.consent_ids:
+                why = f" Consent was recorded for those who gave it; {', '.join(answer.declined)} did not consent."
+            else:
+                why = " Consent was not recorded when asked."
             decision = decision.model_copy(update={"outcome": "deny", "reason": decision.reason + why})
             audit_id = self._audit(request, decision, call, note="consent declined")
             return Rejected(self._denied(call, spec, decision, audit_id, "consent_declined"))
@@ -136,9 +138,10 @@ class ToolGate:
         session: Session,
         *,
         with_template: bool = False,
+        pictured: Sequence[str] = (),
     ) -> PolicyRequest:
         """The policy request for a call of ``spec`` (``with_template``: look up the claimed identity's template,
-        which only a decision needs)."""
+        which only a decision needs; ``pictured``: the subjects the thread's images are labelled with)."""
         claimed = args.get("claimed_subject") if "claimed_subject" in spec.subject_args else None
         subject = args.get("subject") if "subject" in spec.subject_args else None
         template_purpose = None
@@ -159,10 +162,16 @@ class ToolGate:
             claimed_template_purpose=template_purpose,
             session_id=session.session_id,
             actor=session.actor,
+            stated_purpose=session.stated_purpose,
+            pictured_subjects=tuple(pictured),
         )
 
     def _resolve(self, call: ToolCall, session: Session, images: Sequence[ImageHandle]) -> _Resolved | ToolOutcome:
         """The call's spec, validated arguments and images; or the malformed outcome that says what is wrong."""
+        if call.refused is not None:
+            # bounded where the reasoner's step entered the state: only the sizes were kept, never the content
+            message = f"the arguments of the function call were not kept: {call.refused}"
+            return self._malformed(call, session, message, unknown_tool=False)
         registry = self.deps.tools
         spec = registry.spec(call.name)
         if spec is None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict  # the LangGraph server needs it on Python 3.11
 
 from agent.graph.messages import DecisionRecord, ImageHandle, ToolCall, Turn, Usage
+from agent.policy.models import StatedPurpose
 
 
 class Session(BaseModel):
@@ -28,6 +29,9 @@ class Session(BaseModel):
     session_id: str
     actor: str
     human_present: bool = False
+    # A use the person stated in the conversation that is not ``purpose`` (issue 9 item 5): every tool call of the
+    # session is then refused; the purpose itself never changes.
+    stated_purpose: StatedPurpose | None = None
 
 
 class ConsentQuestion(BaseModel):
@@ -55,6 +59,7 @@ class ConsentReply(BaseModel):
     error: str | None = None
     message: str | None = None
     note: str | None = None
+    declined: list[str] = Field(default_factory=list)  # people asked who did not consent (others may have)
 
 
 class AgentState(TypedDict, total=False):
@@ -74,6 +79,7 @@ class AgentState(TypedDict, total=False):
     usage: Usage  # summed over the thread
     last_usage: Usage  # of the last reasoner step
     decisions: list[DecisionRecord]  # decisions the last reason step made outside tool calls (SDK events)
+    stated_purpose: StatedPurpose | None  # a use stated in the conversation that differs from the purpose: kept
 
 
 class Node(Protocol):
@@ -89,6 +95,7 @@ def session_of(state: AgentState, *, actor: str) -> Session:
         session_id=state.get("session_id", ""),
         actor=actor,
         human_present=bool(state.get("human_present", False)),
+        stated_purpose=state.get("stated_purpose"),
     )
 
 

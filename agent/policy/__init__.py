@@ -16,6 +16,7 @@ from agent.policy.models import (
     Policy,
     PolicyRequest,
     Purpose,
+    StatedPurpose,
 )
 from agent.policy.rules import RULES, RULES_BY_ID, Rule
 from agent.policy.subject_id import SUBJECT_ID_PATTERN, SubjectId, check_subject_id, is_subject_id
@@ -41,6 +42,7 @@ __all__ = [
     "PolicyRequest",
     "Purpose",
     "Rule",
+    "StatedPurpose",
     "SubjectId",
     "ToolArgs",
     "ToolSpec",

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from agent.clock import iso
+from agent.policy.capabilities import CONSENTABLE
 from agent.policy.models import ConsentRecord, Evidence
 
 ConsentStatus = Literal["active", "revoked", "expired", "incomplete", "pending"]
@@ -75,3 +76,18 @@ def records_for_purpose(records: Iterable[ConsentRecord], purpose: str | None) -
     """The records covering ``purpose``: what a consent lookup under the ``limit_to_purpose`` obligation may
     show (None: no limit)."""
     return [r for r in records if purpose is None or purpose in r.purposes]
+
+
+def consent_coverage(
+    records: Iterable[ConsentRecord], subject: str, purpose: str, now: datetime
+) -> tuple[list[str], list[str]]:
+    """What an assistant may learn of a person's consent: the consentable capabilities an active consent for
+    ``purpose`` covers, and those it does not (``(covered, missing)``). Nothing else of the records."""
+    covered = {
+        c.value
+        for r in records
+        if r.subject_id == subject and purpose in r.purposes and r.active_at(now)
+        for c in r.capabilities
+        if c in CONSENTABLE
+    }
+    return sorted(covered), sorted(c.value for c in CONSENTABLE if c.value not in covered)

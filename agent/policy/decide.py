@@ -29,6 +29,7 @@ from agent.policy.models import (
     Purpose,
 )
 from agent.policy.provenance import provenance_verdict
+from agent.policy.stated_purpose import mismatch_reason
 from agent.policy.tool_specs import tool_spec
 
 ENROLL_TOOL = "enroll"
@@ -109,9 +110,22 @@ def decide(request: PolicyRequest, consents: Sequence[ConsentRecord], policy: Po
                 f"The tool {spec.name!r} exercises {spec.capability.value}, not {cap.value}.",
             )
 
+    stated = request.stated_purpose
+    if stated is not None and not stated.restates(request.purpose):
+        # The session's purpose is the caller's and stays; but a person who said the use is now another one has
+        # told us what a check would serve. Nothing runs under the old purpose any more (GDPR 5(1)(b)).
+        return out("deny", R.PURPOSE_CONVERSATION_MISMATCH, mismatch_reason(stated, request.purpose))
+
     if cap == Capability.CONSENT_LOOKUP:
         if request.images or not request.subject:
             return out("deny", R.CONSENT_LOOKUP_NO_FACE, "A consent lookup takes a subject id and never an image.")
+        if request.subject not in request.pictured_subjects:
+            return out(
+                "deny",
+                R.CONSENT_LOOKUP_NOT_PICTURED,
+                f"{request.subject!r} is not pictured in this conversation's images: a consent lookup tells the "
+                "assistant only about the people pictured in them.",
+            )
         return out(
             "allow",
             R.CONSENT_LOOKUP_ALLOWED,
@@ -219,6 +233,10 @@ def _decide_claim(
             R.CONSENT_REVOKED,
             f"{claimed} withdrew consent to {cap.value} for {purpose.id}; the withdrawal applies at once.",
         )
+    if claimed_state.state in ("expired", "incomplete"):
+        # A consent that ran out (or lacks an element) is renewable by the person, who may be the one at the door:
+        # needs_consent, so that a person present can renew it, never a refusal they cannot act on.
+        return _renewable_claim(request, claimed_state, purpose, out)
     if claimed_state.state != "active":
         return out(
             "deny",
@@ -232,7 +250,9 @@ def _decide_claim(
         return out(
             "deny",
             R.PROBE_REQUIRES_CLAIMED_IDENTITY,
-            f"The claimed identity {claimed!r} is not enrolled (no stored face template to verify against).",
+            f"The claimed identity {claimed!r} is not enrolled (no stored face template to verify against): "
+            f"an operator enrols them with a photo they consented to (facegate enroll {claimed} PHOTO --purpose "
+            f"{purpose.id}).",
         )
     reuse: tuple[ConsentRecord, ...] = ()
     if template_purpose is not None and template_purpose != purpose.id:
@@ -257,6 +277,35 @@ def _decide_claim(
     if refused is not None:
         return refused
     return _allow(request, purpose, states, out, probe=True, extra_records=reuse, extra_obligations=extra_obligations)
+
+
+def _renewable_claim(request: PolicyRequest, state: _SubjectConsent, purpose: Purpose, out: _Out) -> Decision:
+    """verify_identity whose claimed identity's consent expired (or is incomplete): what a renewal needs.
+
+    A template lives no longer than the enrollment consent it rests on (and the retention sweep deletes it), so
+    an expired consent usually means the template is gone too: then renewing needs the enrollment consent as well,
+    and the person must be enrolled again before a verification can run. The reason says so.
+    """
+    claimed = state.subject_id
+    cap = request.capability
+    missing = [MissingConsent(subject_id=claimed, capability=cap, purpose=purpose.id)]
+    enrolled = request.claimed_subject_enrolled or request.claimed_template_purpose is not None
+    if not enrolled and Capability.ENROLLMENT in purpose.allowed_capabilities:
+        missing.append(MissingConsent(subject_id=claimed, capability=Capability.ENROLLMENT, purpose=purpose.id))
+    what = "has expired" if state.state == "expired" else "lacks notice, purpose, term or evidence"
+    then = (
+        "Once it is renewed the check can run."
+        if enrolled
+        else f"Their face template lapsed with it: once consent is renewed, {claimed} must be enrolled again "
+        f"(facegate enroll {claimed} PHOTO --purpose {purpose.id}) before a verification can run."
+    )
+    rule = R.CONSENT_EXPIRED if state.state == "expired" else R.CONSENT_INCOMPLETE
+    return out(
+        "needs_consent",
+        rule,
+        f"The consent of {claimed} to {cap.value} for {purpose.id} {what}; {claimed} can renew it. {then}",
+        missing=missing,
+    )
 
 
 def _consent_state(

@@ -58,7 +58,9 @@ class Fact(BaseModel):
     missing: list[dict[str, Any]] = Field(default_factory=list)
     error_code: str | None = None
     error: str | None = None
-    consents: list[dict[str, Any]] = Field(default_factory=list)
+    purpose: str | None = None  # consent_status: the purpose the coverage was read for
+    covered: list[str] = Field(default_factory=list)  # consent_status: capabilities an active consent covers
+    uncovered: list[str] = Field(default_factory=list)  # consent_status: capabilities none covers
     other: dict[str, Any] = Field(default_factory=dict)  # the result of any other tool, as it was
     human_review: bool = False
     probe_dropped: bool = False
@@ -99,7 +101,9 @@ def fact_from_outcome(outcome: Any) -> Fact:
         ]
         fields["caveat"] = result.get("caveat")
     elif tool == "consent_status" and o.get("status") == "ok":
-        fields["consents"] = list(result.get("consents") or [])
+        fields["purpose"] = result.get("purpose")
+        fields["covered"] = list(result.get("covered") or [])
+        fields["uncovered"] = list(result.get("missing") or [])
     elif o.get("status") == "ok" and tool != "share_image_with_assistant":
         fields["other"] = dict(result)
     return Fact(
@@ -191,16 +195,11 @@ def render_fact(fact: Fact, labels: Mapping[str, str] | None = None) -> str:
     elif fact.tool == "share_image_with_assistant":
         parts.append(t["shared"].format(image=named.get("image", "the image")))
     elif fact.tool == "consent_status":
-        subject = fact.args.get("subject", "?")
-        if not fact.consents:
-            parts.append(t["consent_none"].format(subject=subject))
-        for c in fact.consents:
-            parts.append(t["consent_item"].format(
-                id=c.get("id"), status=c.get("status", "recorded"), capabilities=", ".join(c.get("capabilities", [])),
-                purposes=", ".join(c.get("purposes", [])), granted_at=c.get("granted_at"),
-                expiry=f", expires {c['expires_at']}" if c.get("expires_at") else "",
-                revoked=f", REVOKED {c['revoked_at']}" if c.get("revoked_at") else "",
-            ))  # fmt: skip
+        key = "consent_covered" if fact.covered else "consent_none"
+        parts.append(t[key].format(
+            subject=fact.args.get("subject", "?"), purpose=fact.purpose or "this purpose",
+            covered=", ".join(fact.covered), missing=", ".join(fact.uncovered) or "nothing",
+        ))  # fmt: skip
     else:
         parts.append(f"{fact.tool}: {fact.other}")
     if fact.human_review:

@@ -172,6 +172,22 @@ class ImageRef(_Frozen):
     liveness_nonce: NonceStatus | None = None
 
 
+class StatedPurpose(_Frozen):
+    """A use of the conversation that the person stated in it ("this is for our marketing campaign now"), as
+    policy reads it: what was said (a short label from the purpose phrase list, never the person's text), the
+    catalogue purposes it can mean (none: no purpose in the catalogue covers it), and who reported it (found in
+    the person's message, or reported by the model). It never changes a session's purpose: a stated purpose
+    that is not the session's stops the session's tool calls (``purpose.conversation_mismatch``)."""
+
+    label: str = Field(max_length=80)
+    purposes: tuple[str, ...] = ()
+    source: Literal["person", "model"] = "person"
+
+    def restates(self, purpose: str) -> bool:
+        """The statement is about ``purpose`` (e.g. "for access control as usual" in an access-control session)."""
+        return purpose in self.purposes
+
+
 class PolicyRequest(_Frozen):
     """What someone wants to do. ``tool``: a name from :mod:`agent.policy.tool_specs`, or ``"enroll"``."""
 
@@ -192,6 +208,13 @@ class PolicyRequest(_Frozen):
     # Whether the operator configured trust anchors: decides purposes that require a trusted capture or
     # liveness "when_anchors_configured".
     trust_anchors_configured: bool = False
+    # The use the person stated in the conversation, if it differs from the session's purpose: every tool call
+    # of the session is refused (the session's purpose is the caller's and never changes; a new conversation
+    # with the stated purpose is the way on).
+    stated_purpose: StatedPurpose | None = None
+    # The subjects the caller labelled this conversation's images with: a consent lookup tells the assistant
+    # about them only (least disclosure), never about anyone else on record.
+    pictured_subjects: tuple[str, ...] = ()
 
 
 class Obligation(_Frozen):

@@ -46,6 +46,8 @@ PROVENANCE_SYNTHETIC = "provenance.synthetic_or_composite"
 PROVENANCE_UNTRUSTED = "provenance.trusted_capture_required"
 LIVENESS_REQUIRED = "liveness.attestation_required"
 LIVENESS_REPLAYED = "liveness.nonce_replayed"
+PURPOSE_CONVERSATION_MISMATCH = "purpose.conversation_mismatch"
+CONSENT_LOOKUP_NOT_PICTURED = "consent_lookup.not_pictured"
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -214,9 +216,26 @@ RULES: tuple[Rule, ...] = (
         anchor="EU AI Act Art. 15(5); GDPR Art. 32",
         description="The liveness nonce in the image was already used: a capture can be presented once.",
     ),
+    Rule(
+        id=PURPOSE_CONVERSATION_MISMATCH,
+        outcome="deny",
+        anchor="GDPR Art. 5(1)(b); BIPA 15(b)(2)",
+        description="The person said in the conversation that the use is now something other than the session's "
+        'purpose ("this is for our marketing campaign now"): no tool runs in that conversation any more. The '
+        "purpose is never changed; a new conversation started for the stated purpose is the way on.",
+    ),
+    Rule(
+        id=CONSENT_LOOKUP_NOT_PICTURED,
+        outcome="deny",
+        anchor="GDPR Art. 5(1)(c), Art. 9",
+        description="A consent lookup tells the assistant only whether the people pictured in this conversation's "
+        "images are covered for its purpose; it says nothing about anyone else on record.",
+    ),
 )
 
 GRAPH_NO_ALLOW_DECISION = "graph.no_allow_decision"
+ANSWER_UNGROUNDED_CLAIM = "answer.ungrounded_claim"  # == agent.policy.grounding.RULE_ID
+ANSWER_INNER_STATE_CLAIM = "answer.inner_state_claim"  # == agent.policy.inner_state.RULE_ID
 
 # Rules the graph enforces around decide(): a call that cannot be put to policy at all, and the tools node's
 # own check that what it runs was allowed. They appear in audit rows and answers like decide()'s.
@@ -233,6 +252,21 @@ GRAPH_RULES: tuple[Rule, ...] = (
         outcome="deny",
         anchor="facegate invariant 1",
         description="The tools node runs only a call that carries an allow decision made for that exact call id.",
+    ),
+    Rule(
+        id=ANSWER_UNGROUNDED_CLAIM,
+        outcome="deny",
+        anchor="GDPR Art. 5(1)(d); EU AI Act Art. 13, 14",
+        description="An answer stated a face result (verified, match, access granted, a distance, a threshold, an "
+        "expression score, who is pictured) that no tool outcome of the turn supports, or one that contradicts "
+        "them: the answer is replaced by the result as facegate renders it from the typed outcomes.",
+    ),
+    Rule(
+        id=ANSWER_INNER_STATE_CLAIM,
+        outcome="deny",
+        anchor="EU AI Act Art. 5(1)(f), Art. 50(3)",
+        description="An answer claimed what a person feels or whether they tell the truth; expression results "
+        "describe appearance only, so the claim is rewritten to appearance wording with the caveat.",
     ),
 )
 

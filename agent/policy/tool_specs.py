@@ -60,9 +60,9 @@ class InferAttributesArgs(ToolArgs):
 
 
 class ConsentStatusArgs(ToolArgs):
-    """Read what consent is on record for a subject (no biometric processing)."""
+    """Whether an active consent for the session's purpose covers a person pictured here (no biometric processing)."""
 
-    subject: str = Field(description="Subject id.")
+    subject: str = Field(description="Subject id of a person pictured in this conversation's images.")
 
 
 class ToolSpec(BaseModel):
@@ -141,7 +141,7 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         name="consent_status",
-        description="Read what consent is on record for a subject: capabilities, purposes, term, revocation.",
+        description="Whether an active consent for the session's purpose covers a person pictured in the conversation.",
         args_model=ConsentStatusArgs,
         capability=Capability.CONSENT_LOOKUP,
         data_categories=(DataCategory.CONSENT_RECORD,),

@@ -9,11 +9,14 @@ from typing import Protocol, runtime_checkable
 from pydantic import BaseModel, Field
 
 from agent.graph.messages import ImageHandle, ToolCall, Turn, Usage
-from agent.policy import ToolSpec
+from agent.policy import StatedPurpose, ToolSpec
+from agent.policy.grounding import StructuredAnswer
 
 
 class ReasonerStep(BaseModel):
     """What a reasoner wants next: tool calls (decided by policy one at a time) or a final text.
+
+    Whatever text it gives, with tool calls or as the answer, passes the answer guards before anyone sees it.
 
     ``malformed`` is set when the model produced a function call the SDK could not even parse; the graph turns
     it into a MalformedToolCall outcome and asks again (bounded by ``max_turn_steps``).
@@ -23,6 +26,12 @@ class ReasonerStep(BaseModel):
     tool_calls: list[ToolCall] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     malformed: str | None = None
+    # The final answer as structured output (Gemini's ``final_answer``): ``text`` is its prose, and its claims cite
+    # the tool calls they rest on, so the grounding guard checks each against the outcome it cites.
+    structured: StructuredAnswer | None = None
+    # What the model reports the person said the use of the conversation now is (``report_stated_purpose``):
+    # decided by policy, never a way to change the purpose.
+    stated_purposes: list[str] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,11 @@ class ReasonerContext:
     shared_image: Callable[[str], bytes | None] = field(default=lambda handle: None)
     human_present: bool = False
     max_steps_reached: bool = False
+    # A use the person stated that is not the purpose: the session's tools are refused from now on.
+    stated_purpose: StatedPurpose | None = None
+    # Is this a subject id on record? Lets the offline reasoner tell a name ("against obama") from a word ("as
+    # usual"); one lookup per candidate word, never a list of who is on record.
+    is_subject: Callable[[str], bool] = field(default=lambda subject: False)
 
 
 @runtime_checkable

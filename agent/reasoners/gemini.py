@@ -13,6 +13,8 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, Field, ValidationError
+
 import prompts
 from agent.errors import (
     ReasonerError,
@@ -24,6 +26,8 @@ from agent.errors import (
 from agent.graph.messages import ToolCall, ToolOutcome, Turn, Usage
 from agent.logging import get_logger
 from agent.policy import ToolSpec
+from agent.policy.grounding import StructuredAnswer
+from agent.policy.stated_purpose import mismatch_reason
 from agent.reasoners.base import ReasonerContext, ReasonerStep
 
 if TYPE_CHECKING:
@@ -38,18 +42,38 @@ log = get_logger(__name__)
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
+# Two functions that are not tools: they never reach the policy node or run anything. ``final_answer`` is how the
+# model answers (structured output: prose plus the claims it makes, each citing the tool call it rests on; Gemini
+# refuses a JSON response schema together with function calling, so the answer is a function's arguments and
+# function calling is forced); ``report_stated_purpose`` is how it reports a use the person stated, for policy to
+# decide (it can only stop tools, never change the purpose).
+FINAL_ANSWER = "final_answer"
+REPORT_PURPOSE = "report_stated_purpose"
+MAX_REPORT = 500  # characters of a report read
+
+
+class _PurposeReport(BaseModel):
+    purpose_text: str = Field(description="What the person said the use of this conversation now is, in few words.")
+
+
 def function_declarations(tools: Sequence[ToolSpec]) -> list[gtypes.FunctionDeclaration]:
-    """One declaration per tool, its parameters the JSON schema of the tool's argument model."""
+    """One declaration per tool, its parameters the JSON schema of the tool's argument model, then the two
+    answer functions (``final_answer``, ``report_stated_purpose``)."""
     from google.genai import types as gtypes
 
     texts: dict[str, str] = prompts.data("tools.yaml") or {}
+    schemas: list[tuple[str, str, type[BaseModel]]] = [(t.name, t.description, t.args_model) for t in tools]
+    schemas += [
+        (FINAL_ANSWER, "Give the answer to the person.", StructuredAnswer),
+        (REPORT_PURPOSE, "Report a use of this conversation the person stated.", _PurposeReport),
+    ]
     return [
         gtypes.FunctionDeclaration(
-            name=spec.name,
-            description=texts.get(spec.name, spec.description),
-            parameters_json_schema=_clean_schema(spec.args_model.model_json_schema()),
+            name=name,
+            description=texts.get(name, description),
+            parameters_json_schema=_clean_schema(model.model_json_schema()),
         )
-        for spec in tools
+        for name, description, model in schemas
     ]
 
 
@@ -63,11 +87,16 @@ def _clean_schema(schema: Any) -> Any:
 
 def system_prompt(context: ReasonerContext) -> str:
     images = "\n".join(f"- {i.handle}: {i.label}" for i in context.images) or "- (none yet)"
-    return prompts.text("system.md").format(
+    text = prompts.text("system.md").format(
         purpose=context.purpose,
         purpose_description=context.purpose_description or "(no description)",
         images=images,
     )
+    if context.stated_purpose is not None:
+        text += "\n" + prompts.text("stated_purpose.md").format(
+            reason=mismatch_reason(context.stated_purpose, context.purpose)
+        )
+    return text
 
 
 class GeminiReasoner:
@@ -134,8 +163,9 @@ class GeminiReasoner:
             system_instruction=system_prompt(context),
             tools=[gtypes.Tool(function_declarations=function_declarations(tools))],
             automatic_function_calling=gtypes.AutomaticFunctionCallingConfig(disable=True),
+            # every reply is a function call: a tool, or the structured final answer (see FINAL_ANSWER)
             tool_config=gtypes.ToolConfig(
-                function_calling_config=gtypes.FunctionCallingConfig(mode=gtypes.FunctionCallingConfigMode.AUTO)
+                function_calling_config=gtypes.FunctionCallingConfig(mode=gtypes.FunctionCallingConfigMode.ANY)
             ),
         )
         contents = build_contents(transcript, context)
@@ -190,22 +220,45 @@ class GeminiReasoner:
         parts = (cand.content.parts if cand.content else None) or []
         texts: list[str] = []
         calls: list[ToolCall] = []
+        answers: list[Any] = []
+        reports: list[str] = []
         for i, part in enumerate(parts):
             if getattr(part, "thought", None):
                 continue
             if part.function_call is not None:
                 fc = part.function_call
                 args = fc.args if isinstance(fc.args, dict) else {}
-                calls.append(ToolCall(id=fc.id or f"g{self.calls}-{i}", name=fc.name or "", args=dict(args)))
+                if fc.name == FINAL_ANSWER:
+                    answers.append(args)
+                elif fc.name == REPORT_PURPOSE:
+                    reports.append(str(args.get("purpose_text", ""))[:MAX_REPORT])
+                else:
+                    calls.append(ToolCall(id=fc.id or f"g{self.calls}-{i}", name=fc.name or "", args=dict(args)))
             elif part.text:
                 texts.append(part.text)
         text = "".join(texts).strip() or None
         if "MALFORMED_FUNCTION_CALL" in finish or "UNEXPECTED_TOOL_CALL" in finish:
             message = getattr(cand, "finish_message", None) or finish
-            return ReasonerStep(text=text, tool_calls=calls, usage=usage, malformed=str(message))
-        if not calls and text is None:
+            return ReasonerStep(
+                text=text, tool_calls=calls, usage=usage, malformed=str(message), stated_purposes=reports
+            )
+        structured = None
+        if answers and not calls:  # an answer given together with tool calls would come before their results
+            structured, text = _structured(answers[-1], text)
+        if not calls and text is None and not reports:
             raise ReasonerRequestRejected(f"Gemini returned an empty answer (finish reason: {finish or 'none'})")
-        return ReasonerStep(text=text, tool_calls=calls, usage=usage)
+        return ReasonerStep(text=text, tool_calls=calls, usage=usage, structured=structured, stated_purposes=reports)
+
+
+def _structured(args: Any, text: str | None) -> tuple[StructuredAnswer | None, str | None]:
+    """The final answer's arguments as a :class:`StructuredAnswer`; when they do not validate, their ``text``
+    alone (checked as prose by the grounding guard, claims and all), or the plain text the model wrote."""
+    try:
+        answer = StructuredAnswer.model_validate(args)
+    except ValidationError:
+        prose = args.get("text") if isinstance(args, dict) else None
+        return None, prose if isinstance(prose, str) and prose.strip() else text
+    return answer, answer.text or text
 
 
 # --- transcript -> contents -----------------------------------------------------------------------------
@@ -264,7 +317,7 @@ def _outcome_part(outcome: ToolOutcome) -> gtypes.Part:
             text=f"[your function call {outcome.tool!r} was not usable: {outcome.error}. "
             "Use only the declared functions with valid arguments.]"
         )
-    body: dict[str, Any] = {"status": outcome.status}
+    body: dict[str, Any] = {"call_id": outcome.call_id, "status": outcome.status}  # what final_answer claims cite
     if outcome.decision is not None:
         body["policy_decision"] = {
             "outcome": outcome.decision.outcome,

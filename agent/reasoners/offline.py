@@ -9,23 +9,23 @@ refuses them, with a rule id and an audit row.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import prompts
 from agent.graph.messages import (
-    ConsentStatusResult,
     ImageHandle,
-    ShareResult,
     ToolCall,
     ToolOutcome,
     Turn,
     current_turn,
 )
 from agent.policy import ToolSpec
-from agent.policy.sensitive import TRAIT_WORDS, requested_sensitive_attributes
+from agent.policy.facts import fact_from_outcome, render_fact
+from agent.policy.request_phrases import asks_to_record_consent, mentions_purpose_change, strip_purpose_clauses
+from agent.policy.sensitive import requested_sensitive_attributes
+from agent.policy.stated_purpose import mismatch_reason
 from agent.reasoners.base import ReasonerContext, ReasonerStep
-from tools.results import ExpressionResult, VerificationResult
 
 # Words that name an attribute, spelled as the policy file spells it (agent/policy/default_policy.yaml): the
 # special categories it refuses as ``inference.sensitive_prohibited`` and the others (age, gender) that
@@ -90,10 +90,6 @@ _STOP = {
     "they", "it", "is", "be", "to", "on", "record", "subject", "template", "me", "us", "them", "him", "her",
     "face", "probe", "who", "what", "which", "there", "really", "actually", "now",
 }  # fmt: skip
-_PURPOSE_CHANGE = re.compile(
-    r"\bpurpose\b.*\b(change|switch|set|now|instead|pretend|different|another|new|is)\b"
-    r"|\b(change|switch|set|use)\b.*\bpurpose\b|\bfor (marketing|research|security|hiring)\b instead"
-)
 _IDENTIFY = re.compile(
     r"\bwho (is|'s|are) (this|that|he|she|in|it|the)\b|\bwho is\b|\bidentify\b|\brecogni[sz]e\b|\bwhose face\b"
     r"|\bfind out who\b|\bname (of )?(this|the) person\b"
@@ -103,10 +99,6 @@ _SHARE = re.compile(r"\blook at\b|\bshow (it )?(to )?you\b|\bshare\b|\bsee (the|
 _EXPRESSION = re.compile(r"express|emotion|smil|mood|\bfeel|happy|\bsad\b|angry|facial")
 _VERIFY = re.compile(
     r"verif|same person|\bmatch|compare|\bcheck|authenticat|\bis (img\d+|this|he|she|it) (really )?\w+|claim"
-)
-_CLAIM = re.compile(
-    r"(?:enrolled|against|claims? to be|claiming to be|pretends? to be|as|is really|is)\s+(?:subject\s+)?"
-    r"([a-z][\w.-]*)"
 )
 _CONSENT_SUBJECT = re.compile(r"(?:for|of|about|from|by|does|has|did)\s+(?:subject\s+)?([a-z][\w.-]*)")
 
@@ -145,18 +137,23 @@ class OfflineReasoner:
         images = list(context.images)
         refs = _referenced_images(text, images, user.images)
 
-        if _RECORD_CONSENT.search(text):
+        if asks_to_record_consent(text):
             return ReasonerStep(text=t["cannot_record_consent"])
         note: str | None = None
-        if _PURPOSE_CHANGE.search(text):
+        if context.stated_purpose is not None:
+            # The person said the use is now another one: policy refuses every tool call of this conversation,
+            # and says so for each call planned below; a message with nothing to run gets the reason itself.
+            note = str(t["purpose_stated"].format(reason=mismatch_reason(context.stated_purpose, context.purpose)))
+        elif mentions_purpose_change(text):
             # Say so, then treat the rest of the request under the session's purpose: policy decides it.
             note = str(t["purpose_fixed"].format(purpose=context.purpose))
-            text = _PURPOSE_CLAUSE.sub(" ", text)
+        if mentions_purpose_change(text):
+            text = strip_purpose_clauses(text)
         step = self._plan_request(text, user, history, context, available, refs)
         if note is None:
             return step
         if step.tool_calls:
-            return ReasonerStep(text=note, tool_calls=step.tool_calls)
+            return ReasonerStep(tool_calls=step.tool_calls, text=None if context.stated_purpose else note)
         return ReasonerStep(text=note)
 
     def _plan_request(
@@ -198,7 +195,7 @@ class OfflineReasoner:
         elif _VERIFY.search(text):
             if not refs:
                 return ReasonerStep(text=t["no_images"])
-            claimed = _claimed_subject(text, images)
+            claimed = _claimed_subject(text, images, context.is_subject)
             if claimed is not None or len(refs) == 1:
                 probe = next((r for r in refs if r.subject is None), refs[0])
                 subject = claimed or probe.subject
@@ -242,14 +239,6 @@ class OfflineReasoner:
         return str(t["nothing_to_explain"])
 
 
-_RECORD_CONSENT = re.compile(
-    r"\b(record|grant|give|register|add|store|save|log|enter)\b[\w\s]{0,20}\bconsent\b"
-    r"|\bconsent\b[\w\s]{0,20}\b(recorded|granted|registered|on file)\b.*\b(record|add|store|save)\b"
-)
-_PURPOSE_CLAUSE = re.compile(
-    r"\b(change|switch|set|use)\b[^.,;]*?\bpurpose\b[^.,;]*?(\band then\b|\bthen\b|\band\b|[.,;:]|$)"
-    r"|\bthe purpose is (now )?\w+\b"
-)
 _CLAIM_STRICT = re.compile(r"claims? to be|claiming to be|against enrolled|verify")
 
 
@@ -301,30 +290,60 @@ def _sensitive_attributes(text: str, subjects: Sequence[str] = ()) -> list[str]:
     return found
 
 
-_CLAIM_KEYS = ("enrolled", "against", "be", "as", "is", "claims", "claiming", "named", "called")
+# Claimed identities come from what the caller attached or named as a subject, never from an arbitrary word
+# ("verify him for the office door as usual" names nobody). After these words any well-formed subject id is the
+# identity claimed: "claims to be X", "says she is X", "enrolled X", "template of X", "subject X".
+_ID = r"[a-z0-9][\w.:@-]{0,127}"
+_STRONG_CLAIM = re.compile(
+    rf"\b(?:claims?|claiming|pretends?|pretending|says?|saying|insists?)\s+(?:that\s+)?"
+    rf"(?:(?:he|she|they)\s+(?:is|are|was)\s+|(?:he|she|they)['’]s\s+|to\s+be\s+)(?:subject\s+)?(?P<a>{_ID})"
+    rf"|\benrolled\s+(?:(?:subject|identity|person|user|template|face)\s+(?:of\s+)?)?(?P<b>{_ID})"
+    rf"|\b(?:template|identity)\s+of\s+(?:subject\s+)?(?P<c>{_ID})"
+    rf"|\bsubject(?:\s+id)?\s+(?P<d>{_ID})"
+)
+_OWNED_TEMPLATE = re.compile(r"['’]s\s+(?:enrolled\s+)?(?:template|identity|enrol?lment)\b")
+# After these, a word names someone only when it is a subject on record, the subject of an attached image, or
+# shaped like an id (letters with digits or . _ : @ -): "verify img1 against obama", "is this emp_042?".
+_WEAK_CLAIM = re.compile(rf"\b(?:as|against|is|be|named|called|really|for|to|matches|match|versus|vs)\s+(?P<w>{_ID})")
+_NOT_A_NAME = {
+    "the", "a", "an", "this", "that", "these", "those", "it", "he", "she", "they", "him", "her", "them", "me", "us",
+    "you", "someone", "somebody", "anyone", "person", "one", "same", "real", "our", "your", "my", "his", "their",
+    "enrolled", "subject", "template", "identity", "probe", "image", "photo", "picture", "face", "who", "what",
+}  # fmt: skip
+MAX_NAME_LOOKUPS = 20  # candidate words checked against the registry per request
 
 
-def _claimed_subject(text: str, images: list[ImageHandle]) -> str | None:
-    """The subject someone claims to be: the first non-filler word after 'against', 'enrolled', 'to be', ..."""
+def _id_shaped(word: str) -> bool:
+    """Letters with digits or . _ : @ - ("emp_042", "j.doe", "u-17"): a token that is an id, not a word."""
+    return any(c.isalpha() for c in word) and any(c.isdigit() or c in "._:@-" for c in word)
+
+
+def _claimed_subject(text: str, images: list[ImageHandle], is_subject: Callable[[str], bool]) -> str | None:
+    """The identity a request claims (see the patterns above), as the caller spelled it; None when it names none."""
     known = {i.subject.lower(): i.subject for i in images if i.subject}
-    tokens = re.findall(r"[a-z0-9][\w.@:-]*", text)
-    for i, tok in enumerate(tokens):
-        if tok not in _CLAIM_KEYS:
-            continue
-        for word in tokens[i + 1 : i + 4]:
-            word = word.rstrip(".,!?;:'\"")
-            if word in _STOP or word in _CLAIM_KEYS or re.fullmatch(r"img\d+", word) or word in _FILLER:
-                continue
-            if word in TRAIT_WORDS and word not in known and tok not in ("enrolled", "against", "named", "called"):
-                # "is he asian?" names nobody: a trait word said of a person is never a claimed subject (only
-                # a subject named as one, "against enrolled christian", is a name)
-                continue
+
+    def clean(word: str) -> str | None:
+        word = word.rstrip(".:@-")
+        return None if not word or word in _NOT_A_NAME or re.fullmatch(r"img\d+", word) else word
+
+    for m in _STRONG_CLAIM.finditer(text):
+        word = clean(next(g for g in m.groups() if g is not None))
+        if word is not None:
             return known.get(word, word)
+    for m in _OWNED_TEMPLATE.finditer(text):  # "obama's enrolled template"
+        before = re.search(rf"(?:^|\s)({_ID})$", text[max(0, m.start() - 130) : m.start()])
+        word = clean(before.group(1)) if before else None
+        if word is not None:
+            return known.get(word, word)
+    for lookups, m in enumerate(_WEAK_CLAIM.finditer(text)):
+        word = clean(m.group("w"))
+        if word is None:
+            continue
+        if word in known:
+            return known[word]
+        if _id_shaped(word) or (lookups < MAX_NAME_LOOKUPS and is_subject(word)):
+            return word
     return None
-
-
-_FILLER = {"to", "be", "of", "and", "or", "against", "one", "someone", "somebody", "real", "our", "your",
-           "same", "please", "verify", "check", "compare", "match", "matches", "a", "an"}  # fmt: skip
 
 
 def _consent_subject(text: str, images: list[ImageHandle]) -> str | None:
@@ -340,101 +359,14 @@ def _consent_subject(text: str, images: list[ImageHandle]) -> str | None:
     return subjects[0] if len(subjects) == 1 else None
 
 
-# --- rendering (also used by the SDK and the CLI for decisions) ----------------------------------------
+# --- rendering: one renderer, driven by facts (agent.policy.facts), which the grounding guard also uses ------
 
 
-def _label(handle: str, context: ReasonerContext) -> str:
-    for img in context.images:
-        if img.handle == handle:
-            return f"{handle} ({img.label})"
-    return handle
-
-
-def _action(outcome: ToolOutcome, context: ReasonerContext) -> str:
-    t = _tpl()
-    args = dict(outcome.args)
-    for key in ("image", "image_a", "image_b"):
-        value = args.get(key)
-        if isinstance(value, str):
-            args[key] = _label(value, context)
-    attributes = args.get("attributes")
-    if isinstance(attributes, list):
-        args["attributes"] = ", ".join(str(a) for a in attributes)
-    template = t["action"].get(outcome.tool, "run " + outcome.tool)
-    try:
-        return str(template.format(**args))
-    except (KeyError, IndexError, ValueError):
-        return f"run {outcome.tool}"
+def image_labels(context: ReasonerContext) -> dict[str, str]:
+    """How an answer names each image: "img1 (alice)", "img2 (probe)"."""
+    return {i.handle: f"{i.handle} ({i.label})" for i in context.images}
 
 
 def render_outcome(outcome: ToolOutcome, context: ReasonerContext) -> str:
     """One paragraph saying what happened to a tool call, with the numbers and what they mean."""
-    t = _tpl()
-    action = _action(outcome, context)
-    d = outcome.decision
-    if outcome.status == "malformed":
-        return str(t["malformed"].format(error_code=outcome.error_code, error=outcome.error))
-    if outcome.status == "denied" and d is not None:
-        if d.outcome == "needs_consent" or outcome.error_code == "consent_required":
-            missing = (
-                ", ".join(f"{m.subject_id}: {m.capability} for {m.purpose}" for m in d.missing)
-                or "a consent covering this use"
-            )
-            return str(t["needs_consent"].format(action=action, rule_id=d.rule_id, reason=d.reason, missing=missing))
-        return str(t["denied"].format(action=action, rule_id=d.rule_id, reason=d.reason))
-    if outcome.status == "error":
-        return str(t["error"].format(action=action, error_code=outcome.error_code, error=outcome.error))
-    result = outcome.result
-    parts: list[str] = []
-    labels = {k: _label(v, context) for k, v in outcome.args.items() if isinstance(v, str)}
-    if isinstance(result, VerificationResult):
-        identity = outcome.tool == "verify_identity"
-        key = ("verified_" if result.verified else "not_verified_") + ("identity" if identity else "pair")
-        parts.append(t[key].format(**{**result.model_dump(mode="json"), **labels}))
-        for img_key, faces in (
-            ("image_a", result.faces_in_a),
-            ("image_b", result.faces_in_b),
-            ("image", result.faces_in_a),
-        ):
-            if img_key in labels and faces is not None and faces > 1:
-                parts.append(t["several_faces"].format(image=labels[img_key], faces=faces))
-    elif isinstance(result, ExpressionResult):
-        if not result.faces:
-            parts.append(t["expression_none"].format(image=labels.get("image", "the image")))
-        for n, face in enumerate(result.faces, start=1):
-            ranked = sorted(face.scores.items(), key=lambda kv: -kv[1])
-            others = ", ".join(f"{k} {v * 100:.0f}%" for k, v in ranked[1:3]) or "none"
-            parts.append(
-                t["expression_face"].format(
-                    n=n,
-                    dominant=face.dominant,
-                    dominant_pct=100 * face.scores.get(face.dominant, 0.0),
-                    others=others,
-                    **face.box.model_dump(),
-                )
-            )
-        parts.append(t["expression_caveat"].format(caveat=result.caveat))
-    elif isinstance(result, ShareResult):
-        parts.append(t["shared"].format(image=labels.get("image", "the image")))
-    elif isinstance(result, ConsentStatusResult):
-        if not result.consents:
-            parts.append(t["consent_none"].format(subject=result.subject))
-        for c in result.consents:
-            parts.append(
-                t["consent_item"].format(
-                    id=c.id,
-                    status=c.status,
-                    capabilities=", ".join(c.capabilities),
-                    purposes=", ".join(c.purposes),
-                    granted_at=c.granted_at,
-                    expiry=f", expires {c.expires_at}" if c.expires_at else "",
-                    revoked=f", REVOKED {c.revoked_at}" if c.revoked_at else "",
-                )
-            )
-    else:
-        parts.append(f"{outcome.tool}: {result}")
-    if outcome.human_review:
-        parts.append(t["human_review"])
-    if outcome.probe_dropped:
-        parts.append(t["probe_dropped"])
-    return " ".join(parts)
+    return render_fact(fact_from_outcome(outcome), image_labels(context))

@@ -30,7 +30,7 @@ from agent.sdk.events import (
     UserEvent,
 )
 from agent.sdk.facade import FaceAgent
-from agent.sdk.models import AgentReply, ConsentAnswer, ConsentHandler, ConsentRequest, ImageInput
+from agent.sdk.models import AgentReply, ConsentAnswer, ConsentAnswers, ConsentHandler, ConsentRequest, ImageInput
 from tools.results import ExpressionResult, VerificationResult
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "AnyEvent",
     "ConsentAnswer",
     "ConsentAnswerEvent",
+    "ConsentAnswers",
     "ConsentHandler",
     "ConsentRequest",
     "ConsentRequestEvent",

@@ -17,7 +17,7 @@ from agent.errors import UnknownPurpose
 from agent.graph.deps import build_deps, make_checkpointer
 from agent.graph.messages import Turn
 from agent.sdk.events import AgentEvent, fold_reply
-from agent.sdk.models import AgentReply, ConsentAnswer, ConsentHandler, ImageInput
+from agent.sdk.models import AgentReply, ConsentAnswers, ConsentHandler, ImageInput
 from agent.sdk.operator import OperatorActions
 from agent.sdk.retention import check_images
 from agent.sdk.runner import TurnEnd, TurnRunner, iterate_in_thread
@@ -138,7 +138,7 @@ class FaceAgent(OperatorActions):
         return self._reply(list(events), end)
 
     def resume(
-        self, thread_id: str, answer: ConsentAnswer, *, consent_handler: ConsentHandler | None = None
+        self, thread_id: str, answer: ConsentAnswers, *, consent_handler: ConsentHandler | None = None
     ) -> AgentReply:
         """Answer a run paused for consent (status ``awaiting_consent``) and finish the turn."""
         end = TurnEnd()
@@ -158,7 +158,7 @@ class FaceAgent(OperatorActions):
         yield from self._start(text, purpose, images, thread_id, human_present, consent_handler, None)
 
     def stream_resume(
-        self, thread_id: str, answer: ConsentAnswer, *, consent_handler: ConsentHandler | None = None
+        self, thread_id: str, answer: ConsentAnswers, *, consent_handler: ConsentHandler | None = None
     ) -> Iterator[AgentEvent]:
         """Resume a run paused for consent with a person's answer; yields the rest of the turn's events."""
         yield from self._resume(thread_id, answer, consent_handler, None)
@@ -188,7 +188,7 @@ class FaceAgent(OperatorActions):
         )  # fmt: skip
 
     def _resume(
-        self, thread_id: str, answer: ConsentAnswer, handler: ConsentHandler | None, end: TurnEnd | None
+        self, thread_id: str, answer: ConsentAnswers, handler: ConsentHandler | None, end: TurnEnd | None
     ) -> Iterator[AgentEvent]:
         return self._locked(
             thread_id, lambda: self.runner.resume(thread_id, answer, handler or self.consent_handler, end)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -21,7 +21,11 @@ class ImageInput(BaseModel):
 
 
 class ConsentRequest(BaseModel):
-    """What a paused run asks a person: the consents missing for one tool call, and the decision."""
+    """What a paused run asks: the consents missing for one tool call, and the decision.
+
+    A person consents for themselves only: the SDK asks a consent handler once per person, with
+    :meth:`for_subject` (only that person's missing consents), and records each answer for that person alone.
+    """
 
     thread_id: str
     call_id: str
@@ -30,6 +34,15 @@ class ConsentRequest(BaseModel):
     args: dict[str, JsonValue] = Field(default_factory=dict)
     missing: list[MissingConsent] = Field(default_factory=list)
     decision: DecisionRecord | None = None  # always set on a request a paused run makes
+
+    @property
+    def subjects(self) -> list[str]:
+        """The people whose consent is missing, in the order the decision names them."""
+        return list(dict.fromkeys(m.subject_id for m in self.missing))
+
+    def for_subject(self, subject: str) -> ConsentRequest:
+        """The same request, asking only ``subject`` (their missing consents and nobody else's)."""
+        return self.model_copy(update={"missing": [m for m in self.missing if m.subject_id == subject]})
 
 
 class ConsentAnswer(BaseModel):
@@ -43,6 +56,10 @@ class ConsentAnswer(BaseModel):
 
 
 ConsentHandler = Callable[[ConsentRequest], ConsentAnswer | None]
+"""Asks one person (the request names only their missing consents) and returns their answer, or None when it
+will come later through ``resume``."""
+ConsentAnswers = ConsentAnswer | Mapping[str, ConsentAnswer]
+"""An answer to a paused run: one per person (subject id -> answer), or one that every person asked gave."""
 
 
 class AgentReply(BaseModel):

@@ -25,7 +25,7 @@ from agent.sdk.events import (
     UserEvent,
     events_of,
 )
-from agent.sdk.models import ConsentAnswer, ConsentHandler, ConsentRequest, ImageInput
+from agent.sdk.models import ConsentAnswer, ConsentAnswers, ConsentHandler, ConsentRequest, ImageInput
 from agent.sdk.retention import ImageRetention
 
 T = TypeVar("T")
@@ -145,9 +145,11 @@ class TurnRunner:
         yield from self.drive(start, thread_id, purpose, handler, end)
 
     def resume(
-        self, thread_id: str, answer: ConsentAnswer, handler: ConsentHandler | None, end: TurnEnd | None = None
+        self, thread_id: str, answer: ConsentAnswers, handler: ConsentHandler | None, end: TurnEnd | None = None
     ) -> Iterator[AgentEvent]:
-        """Answer the consent question ``thread_id`` is paused on and finish the turn (caller holds :meth:`turn`)."""
+        """Answer the consent question ``thread_id`` is paused on and finish the turn (caller holds :meth:`turn`).
+
+        ``answer``: each person's own (subject id -> answer), or one answer every person asked gave."""
         snapshot = self.graph.get_state(self.config(thread_id))
         _require_typed(_values(snapshot), thread_id)
         request = self.pending_request(snapshot, thread_id)
@@ -199,12 +201,12 @@ class TurnRunner:
             if request is None:
                 return
             yield ConsentRequestEvent(thread_id=thread_id, request=request)
-            answer = handler(request) if handler is not None else None
-            if answer is None:
+            answers = ask_each(request, handler) if handler is not None else None
+            if answers is None:
                 return  # the caller answers later with resume()
             from langgraph.types import Command
 
-            resume = self._record_or_decline(request, answer)
+            resume = self._record_or_decline(request, answers)
             yield ConsentAnswerEvent(thread_id=thread_id, answer=resume)
             graph_input = Command(resume=resume)
 
@@ -232,18 +234,19 @@ class TurnRunner:
 
     # --- consent --------------------------------------------------------------------------------------------
 
-    def _record_or_decline(self, request: ConsentRequest, answer: ConsentAnswer) -> ConsentReply:
-        """Record the consent; if it cannot be recorded, the run resumes as declined (never stays stuck)."""
+    def _record_or_decline(self, request: ConsentRequest, answers: ConsentAnswers) -> ConsentReply:
+        """Record the consents given; if one cannot be recorded, the run resumes as declined (never stays stuck)."""
         try:
-            return self._record(request, answer)
+            return self._record(request, answers)
         except FacegateError as exc:
             return ConsentReply(granted=False, call_id=request.call_id, error=exc.code, message=exc.message)
 
-    def _record(self, request: ConsentRequest, answer: ConsentAnswer) -> ConsentReply:
-        """Record the person's consent (one record per subject) and build the resume value for the graph."""
-        if not answer.granted:
-            return ConsentReply(granted=False, call_id=request.call_id)
+    def _record(self, request: ConsentRequest, answers: ConsentAnswers) -> ConsentReply:
+        """Record each person's own consent (one record per person, from their own answer) and build the resume
+        value for the graph. A person who declined or was not answered for gets nothing recorded."""
         if not request.missing:
+            if isinstance(answers, ConsentAnswer) and not answers.granted:
+                return ConsentReply(granted=False, call_id=request.call_id)
             raise ConsentRequired("the paused decision names no missing consent to record", call_id=request.call_id)
         from agent import consent
 
@@ -253,8 +256,13 @@ class TurnRunner:
             caps.add(item.capability.value)
             purposes.add(item.purpose)
         ids: list[str] = []
+        declined: list[str] = []
         actor = self.deps.settings.actor
         for subject, (caps, purposes) in by_subject.items():
+            answer = answers if isinstance(answers, ConsentAnswer) else answers.get(subject)
+            if answer is None or not answer.granted:
+                declined.append(subject)
+                continue
             notice = answer.notice or (
                 f"{subject} was told that facegate will use {', '.join(sorted(caps))} on their face "
                 f"for {', '.join(sorted(purposes))}, and can withdraw at any time."
@@ -274,7 +282,7 @@ class TurnRunner:
                 now=self.deps.clock(),
             )
             ids.append(record.id)
-        return ConsentReply(granted=True, consent_ids=ids, call_id=request.call_id)
+        return ConsentReply(granted=not declined, consent_ids=ids, call_id=request.call_id, declined=declined)
 
 
 async def iterate_in_thread(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
@@ -323,6 +331,18 @@ def _require_typed(values: AgentState, thread_id: str) -> None:
 def _values(snapshot: StateSnapshot) -> AgentState:
     """A snapshot's values as the graph's state type (LangGraph hands them over untyped)."""
     return cast(AgentState, snapshot.values or {})
+
+
+def ask_each(request: ConsentRequest, handler: ConsentHandler) -> dict[str, ConsentAnswer] | None:
+    """Ask every person the request names, one at a time, each about their own consent only; None as soon as
+    one answer is left for later (the caller then answers the whole request with ``resume``)."""
+    answers: dict[str, ConsentAnswer] = {}
+    for subject in request.subjects:
+        answer = handler(request.for_subject(subject))
+        if answer is None:
+            return None
+        answers[subject] = answer
+    return answers
 
 
 def _decline(request: ConsentRequest) -> ConsentAnswer:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from agent.graph.messages import DecisionRecord, ImageHandle, ToolOutcome
 from agent.logging import get_logger
+from agent.policy.grounding import StructuredAnswer
 
 if TYPE_CHECKING:
     from agent.graph.state import Session
@@ -29,7 +30,11 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class AnswerContext:
-    """What a guard may consider besides the text: the session, this turn's outcomes and the shared images."""
+    """What a guard may consider besides the text: the session, this turn's outcomes and the shared images.
+
+    ``earlier``: the outcomes of the last earlier turn that had any (the "last result" an explanation restates);
+    ``structured``: the answer as structured output, when the reasoner gave one (its ``text`` is the text).
+    """
 
     session: Session
     outcomes: Sequence[ToolOutcome]
@@ -37,11 +42,31 @@ class AnswerContext:
     shared: Sequence[str]  # handles the reasoner was shown this step (llm_image_sharing)
     step: int
     policy_hash: str
+    earlier: Sequence[ToolOutcome] = ()
+    structured: StructuredAnswer | None = None
 
     def shared_subjects(self) -> list[str]:
         """The people whose images the reasoner saw this step."""
         by_handle = {i.handle: i for i in self.images}
         return sorted({s for h in self.shared if (s := by_handle[h].subject if h in by_handle else None)})
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Subject ids of the conversation (image labels, claimed and looked-up subjects): names, never traits."""
+        found = [i.subject for i in self.images if i.subject]
+        for outcome in (*self.outcomes, *self.earlier):
+            found += [v for k, v in outcome.args.items() if k.endswith("subject") and isinstance(v, str)]
+        return tuple(dict.fromkeys(found))
+
+    @property
+    def facts_outcomes(self) -> Sequence[ToolOutcome]:
+        """What an answer may state results of: this turn's outcomes, or, in a turn that ran nothing (an
+        explanation), the last earlier turn's. Never both: an old match cannot ground a claim about a new check."""
+        return self.outcomes or self.earlier
+
+    def labels(self) -> dict[str, str]:
+        """How answers name each image: "img1 (alice)", "img2 (probe)"."""
+        return {i.handle: f"{i.handle} ({i.label})" for i in self.images}
 
 
 class Withholding(BaseModel):
@@ -112,8 +137,15 @@ def review_answer(
 
 
 def default_answer_guards() -> tuple[AnswerGuard, ...]:
-    """The shipped guards, in order: withhold sensitive inferences first, then make sure refusals are said."""
+    """The shipped guards, in order: withhold sensitive inferences, rewrite inner-state claims to appearance
+    wording, replace ungrounded result claims by the rendered truth, and last make sure refusals are said.
+
+    The rewrite runs before grounding because it produces appearance claims ("she is really happy" becomes "her
+    expression looks happy"): grounding then checks those against the analysis like any other claim.
+    """
+    from agent.graph.guards.grounding import GroundingGuard
+    from agent.graph.guards.inner_state import InnerStateGuard
     from agent.graph.guards.policy_notes import PolicyNotesGuard
     from agent.graph.guards.sensitive import SensitiveInferenceGuard
 
-    return (SensitiveInferenceGuard(), PolicyNotesGuard())
+    return (SensitiveInferenceGuard(), InnerStateGuard(), GroundingGuard(), PolicyNotesGuard())

@@ -17,7 +17,12 @@ class SensitiveInferenceGuard:
     final_only = False  # text sent along with tool calls is shown to the person too
 
     def review(self, text: str, ctx: AnswerContext) -> GuardVerdict:
-        categories = sensitive_inferences(text)
+        subjects = ctx.names  # "verify img1 against enrolled christian": a subject's id is a name, not a faith
+        categories = sensitive_inferences(text, names=subjects)
+        if not categories and ctx.structured is not None:
+            # a structured answer's fields too ({"label": "South Asian"}), read with their keys as labels
+            claims = [c.model_dump(exclude_none=True) for c in ctx.structured.claims]
+            categories = sensitive_inferences(claims, names=subjects)
         if not categories:
             return GuardVerdict(text=text)
         names = ", ".join(CATEGORY_NAMES[c] for c in categories)
