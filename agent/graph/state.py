@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict  # the LangGraph server needs it on Python 3.11
 
 from agent.graph.messages import DecisionRecord, ImageHandle, ToolCall, Turn, Usage
+from tools.provenance.models import ProvenanceReport
 
 
 class Session(BaseModel):
@@ -64,6 +65,7 @@ class AgentState(TypedDict, total=False):
     session_id: str
     human_present: bool
     images: list[ImageHandle]
+    provenance: dict[str, ProvenanceReport]  # sha256 -> the C2PA check made when the image was attached
     transcript: Annotated[list[Turn], operator.add]
     pending: list[ToolCall]  # calls not yet decided, in order
     allowed: dict[str, DecisionRecord]  # call id -> its allow decision (the tools node's licence)
@@ -94,6 +96,10 @@ def session_of(state: AgentState, *, actor: str) -> Session:
 
 def images_of(state: AgentState) -> list[ImageHandle]:
     return list(state.get("images", []))
+
+
+def provenance_of(state: AgentState) -> dict[str, ProvenanceReport]:
+    return dict(state.get("provenance") or {})
 
 
 def transcript_of(state: AgentState) -> list[Turn]:

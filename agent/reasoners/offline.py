@@ -433,6 +433,11 @@ def render_outcome(outcome: ToolOutcome, context: ReasonerContext) -> str:
             )
     else:
         parts.append(f"{outcome.tool}: {result}")
+    for note in outcome.provenance:  # what was checked of where each image came from, never more
+        image = _label(note.handle, context)
+        parts.append(t["provenance"].format(image=image, statement=note.statement))
+        if note.liveness:
+            parts.append(t["liveness"].format(image=image, statement=note.liveness))
     if outcome.human_review:
         parts.append(t["human_review"])
     if outcome.probe_dropped:

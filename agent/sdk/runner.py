@@ -122,7 +122,8 @@ class TurnRunner:
             yield from self.drive(Command(resume=resume), thread_id, purpose, _decline)
             values = self.values(thread_id)  # declining the pending question changed the state
         with self._lock:
-            handles, attached = self.images.register(images, values.get("images", []))
+            registered = self.images.register(images, values.get("images", []), purpose=purpose)
+            attached = registered.attached
             entry = self.deps.audit.images_attached(
                 actor=self.deps.settings.actor, session_id=thread_id, purpose=purpose, images=[h.ref for h in attached]
             )
@@ -130,7 +131,9 @@ class TurnRunner:
                 "purpose": purpose,
                 "session_id": thread_id,
                 "human_present": human_present,
-                "images": handles,
+                "images": registered.handles,
+                # an image attached again (in a new process, say) is checked again: the newer report stands
+                "provenance": {**(values.get("provenance") or {}), **registered.provenance},
                 "transcript": [Turn(role="user", text=text, images=attached)],
                 "pending": [],
                 "allowed": {},

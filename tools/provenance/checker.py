@@ -89,6 +89,11 @@ class ProvenanceChecker:
         self._context_pid: int | None = None
 
     @property
+    def settings(self) -> EngineSettings:
+        """The settings it checks with (trust anchors, network use, and the byte limit of an image)."""
+        return self._settings
+
+    @property
     def anchors_configured(self) -> bool:
         return self._settings.trust_anchors is not None
 

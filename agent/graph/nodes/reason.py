@@ -14,7 +14,7 @@ from agent.graph.gate import ToolGate
 from agent.graph.guards.base import AnswerContext, review_answer
 from agent.graph.guards.shared_images import SharedImages
 from agent.graph.messages import DecisionRecord, ToolCall, Turn, Usage, turn_outcomes
-from agent.graph.state import AgentState, Node, images_of, session_of, transcript_of
+from agent.graph.state import AgentState, Node, images_of, provenance_of, session_of, transcript_of
 from agent.reasoners.base import ReasonerContext
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def make_reason_node(deps: AgentDeps) -> Node:
         shared_before = list(state.get("shared", []))
         catalogue = deps.policy.purposes.get(session.purpose)
         # Consent can be withdrawn between steps: each sharing is decided again before an image goes out.
-        sharing = SharedImages(gate, session, images, shared_before)
+        sharing = SharedImages(gate.with_provenance(provenance_of(state)), session, images, shared_before)
         context = ReasonerContext(
             purpose=session.purpose,
             purpose_description=catalogue.description if catalogue else "",
