@@ -20,8 +20,8 @@ from agent.errors import ConsentRequired, FacegateError, PolicyDenied
 from agent.policy import ENROLL_TOOL, Capability, ImageRef, Policy, PolicyRequest, decide
 from agent.policy.models import Decision
 from agent.store import Store
-from tools.images import read_original
 from tools.protocol import FaceEngineProtocol
+from tools.provenance.checker import NO_ORIGINAL_BYTES
 from tools.provenance.models import ProvenanceReport
 
 if TYPE_CHECKING:
@@ -83,17 +83,13 @@ def enroll(
     now = now or utcnow()
     report: ProvenanceReport | None = None
     if provenance is not None:
-        original = read_original(image, provenance.settings)
         catalogue = policy.purposes.get(purpose)
-        required = catalogue is not None and catalogue.requires_provenance(
-            anchors_configured=provenance.anchors_configured
-        )
-        if original is not None:  # checked on the bytes as received, before anything decodes them
-            report = provenance.check(original.data, required=required)
-            loaded = engine.load(original)
-        else:
-            loaded = engine.load(image)
-            report = provenance.not_checked(loaded.sha256, "no original bytes to check (decoded pixels)")
+        anchors = provenance.anchors_configured
+        required = catalogue is not None and catalogue.requires_provenance(anchors_configured=anchors)
+        # checked on the bytes as received, before anything decodes them; the decoder gets the same bytes
+        to_decode, report = provenance.check_source(image, required=required)
+        loaded = engine.load(to_decode)
+        report = report or provenance.not_checked(loaded.sha256, NO_ORIGINAL_BYTES)
     else:
         loaded = engine.load(image)
     images = [ImageRef(handle=ENROLLMENT_IMAGE, sha256=loaded.sha256, subject_id=subject_id)]

@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     from agent.settings import Settings
     from agent.store import AuditEntry, AuditEvent, AuditLog
     from tools.images import ImageSource, LoadedImage
-    from tools.results import EmbeddingRecipe, ExpressionResult, FaceEmbedding, VerificationResult
+    from tools.results import (
+        DetectionResult,
+        EmbeddingRecipe,
+        ExpressionResult,
+        FaceEmbedding,
+        FaceReference,
+        VerificationResult,
+    )
     from tools.settings import EngineSettings
 
 SUBJECT = "bench_subject"
@@ -69,11 +76,32 @@ class _NoOpEngine:
 
         return load_image(source, self.settings)
 
+    def detect(self, source: ImageSource) -> DetectionResult:
+        raise NotImplementedError  # pragma: no cover - the benchmark shares no image
+
     def embed(self, source: ImageSource, *, require_single_face: bool | None = None) -> FaceEmbedding:
-        raise NotImplementedError  # pragma: no cover - the benchmark enrolls nobody
+        from tools.results import FaceBox, FaceEmbedding
+
+        image = self.load(source)  # one face per image: what the face tools ask before they compare
+        return FaceEmbedding(
+            image_sha256=image.sha256, model="noop", detector="noop", aligned=False, vector=(1.0, 0.0),
+            box=FaceBox(x=0, y=0, w=8, h=8), faces_in_image=1, used_largest_face=False,
+        )  # fmt: skip
+
+    def single_out(
+        self, source: ImageSource, reference: FaceReference, *, threshold: float | None = None
+    ) -> FaceEmbedding:
+        raise NotImplementedError  # pragma: no cover - one face per image here
 
     def verify(
-        self, a: ImageSource, b: ImageSource, *, require_single_face: bool | None = None, threshold: float | None = None
+        self,
+        a: ImageSource,
+        b: ImageSource,
+        *,
+        require_single_face: bool | None = None,
+        threshold: float | None = None,
+        reference_a: FaceReference | None = None,
+        reference_b: FaceReference | None = None,
     ) -> VerificationResult:
         from tools.results import FaceBox, VerificationResult
 
@@ -95,10 +123,18 @@ class _NoOpEngine:
         threshold: float | None = None,
         template_recipe: EmbeddingRecipe | None = None,
         subject: str | None = None,
+        single_out: bool = False,
     ) -> VerificationResult:
         raise NotImplementedError  # pragma: no cover - the benchmark verifies pairs
 
-    def analyze_expression(self, source: ImageSource) -> ExpressionResult:
+    def analyze_expression(
+        self,
+        source: ImageSource,
+        *,
+        single: bool = False,
+        reference: FaceReference | None = None,
+        threshold: float | None = None,
+    ) -> ExpressionResult:
         raise NotImplementedError  # pragma: no cover - the benchmark verifies pairs
 
     def default_threshold(self) -> float:

@@ -17,7 +17,8 @@ import pytest
 
 from agent.capture import issue_nonce
 from agent.errors import PolicyDenied, ProvenanceUnavailable
-from agent.policy import Policy, load_policy
+from agent.policy import Policy
+from agent.policy.catalogue import policy_with
 from agent.sdk import AgentReply, FaceAgent, ImageInput
 from agent.settings import Settings
 from tests.fakes import FakeFaceEngine
@@ -34,10 +35,7 @@ def _sha(data: bytes) -> str:
 
 def liveness_policy() -> Policy:
     """The shipped catalogue with access control asking a liveness attestation (no shipped purpose does)."""
-    policy = load_policy()
-    purposes = dict(policy.purposes)
-    purposes["access_control"] = purposes["access_control"].model_copy(update={"require_liveness": "always"})
-    return policy.model_copy(update={"purposes": purposes})
+    return policy_with({"access_control": {"require_liveness": "always"}})
 
 
 @pytest.fixture

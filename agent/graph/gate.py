@@ -317,6 +317,7 @@ class ToolGate:
         result: ToolResultModel | None = None
         shares: tuple[str, ...] = ()
         error: FacegateError | None = None
+        refusal: PolicyDenied | None = None
         tool = self.deps.tools.tool(spec.name)
         start = time.perf_counter()
         try:
@@ -334,6 +335,8 @@ class ToolGate:
             )
             result = tool.run(self.deps, request)
             shares = tool.shares(request, result)
+        except PolicyDenied as exc:  # refused at run time, once the engine saw the pixels (bystanders)
+            refusal = exc
         except FacegateError as exc:  # the engine refused the input: a result the person should hear
             error = exc
         finally:
@@ -342,8 +345,11 @@ class ToolGate:
         summary: dict[str, JsonValue] = dict(tool.audit_summary(result)) if tool and result is not None else {}
         if result is not None and dropped:
             summary["probe_dropped"] = True
+        audited = self.request(spec, resolved.args, refs, session)
+        if refusal is not None:
+            return Ran(self._refused_at_run(call, spec, licence, refusal, audited))
         entry = self.deps.audit.tool_run(
-            self.request(spec, resolved.args, refs, session),
+            audited,
             licence,
             error_code=error.code if error else None,
             call_id=call.id,
@@ -364,6 +370,24 @@ class ToolGate:
             provenance=self._provenance_notes(refs, licence) if result is not None and spec.reads_face else [],
         )
         return Ran(outcome, shares)
+
+    def _refused_at_run(
+        self, call: ToolCall, spec: ToolSpec, licence: DecisionRecord, refusal: PolicyDenied, request: PolicyRequest
+    ) -> ToolOutcome:
+        """A call allowed up front and refused once the engine had looked (several faces, none of them singled
+        out): the run row says what was looked at (counts, never boxes of bystanders), a decision row the rule."""
+        figures: dict[str, JsonValue] = {
+            k: v for k, v in refusal.details.items() if k in ("image", "faces_seen", "faces_analysed")
+        }
+        run = self.deps.audit.tool_run(request, licence, error_code=refusal.code, call_id=call.id, summary=figures)
+        decision = Decision(
+            outcome="deny", rule_id=refusal.rule_id, reason=refusal.message, policy_hash=licence.policy_hash
+        )
+        log.info("policy.refused_at_run", tool=spec.name, call_id=call.id, rule_id=refusal.rule_id)
+        entry = self.deps.audit.decision(request, decision, call_id=call.id, note="refused at run time", extra=figures)
+        outcome = self._denied(call, spec, decision, entry.audit_id, refusal.code)
+        ids = [a for a in (licence.audit_id, run.audit_id, entry.audit_id) if a]
+        return outcome.model_copy(update={"audit_ids": ids})
 
     def _provenance_notes(self, refs: Sequence[ImageHandle], licence: DecisionRecord) -> list[ImageProvenance]:
         """What was checked of each image's provenance, as the answer may state it; liveness only for the images

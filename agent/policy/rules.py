@@ -46,6 +46,7 @@ PROVENANCE_SYNTHETIC = "provenance.synthetic_or_composite"
 PROVENANCE_UNTRUSTED = "provenance.trusted_capture_required"
 LIVENESS_REQUIRED = "liveness.attestation_required"
 LIVENESS_REPLAYED = "liveness.nonce_replayed"
+BYSTANDERS_NOT_SINGLED_OUT = "bystanders.not_singled_out"
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -236,6 +237,20 @@ GRAPH_RULES: tuple[Rule, ...] = (
     ),
 )
 
-ALL_RULES: tuple[Rule, ...] = RULES + GRAPH_RULES
+# Rules enforced at run time, once the engine has looked at the pixels: how many faces an image shows is known
+# only after detection, so decide() cannot know it up front (agent/policy/bystanders.py).
+RUNTIME_RULES: tuple[Rule, ...] = (
+    Rule(
+        id=BYSTANDERS_NOT_SINGLED_OUT,
+        outcome="deny",
+        anchor="GDPR Art. 9(2)(a), Art. 5(1)(c); BIPA 15(b)",
+        description="The image shows several faces and consent covers only the labelled person's: her face must "
+        "be singled out by her enrolled template (exactly one face matching it, with her consent to face "
+        "verification for the purpose), and only that face is analysed and reported; otherwise nothing is, and "
+        "the refusal says how many faces were seen. Sharing such an image with the assistant is refused.",
+    ),
+)
+
+ALL_RULES: tuple[Rule, ...] = RULES + GRAPH_RULES + RUNTIME_RULES
 
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}

@@ -413,6 +413,9 @@ def render_outcome(outcome: ToolOutcome, context: ReasonerContext) -> str:
                     **face.box.model_dump(),
                 )
             )
+        if result.singled_out and result.faces_seen:  # a group photo: only the consenting person's face
+            parts.append(t["expression_singled_out"].format(image=labels.get("image", "the image"),
+                                                            faces=result.faces_seen))  # fmt: skip
         parts.append(t["expression_caveat"].format(caveat=result.caveat))
     elif isinstance(result, ShareResult):
         parts.append(t["shared"].format(image=labels.get("image", "the image")))

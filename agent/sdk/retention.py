@@ -11,23 +11,19 @@ the process holds of a person (:meth:`ImageRetention.forget_subject`, a cleaner)
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from agent.errors import UserError
+from agent.graph.attach import load_checked, provenance_required
 from agent.graph.messages import ImageHandle
 from agent.policy.subject_id import SUBJECT_ID_RULE, is_subject_id, shown
 from agent.sdk.models import ImageInput
-from tools.images import read_original
 
 if TYPE_CHECKING:
     from agent.graph.deps import AgentDeps
-    from tools.images import LoadedImage
     from tools.provenance.models import ProvenanceReport
-
-NO_ORIGINAL_BYTES = "no original bytes to check (the image was given as decoded pixels)"
 
 
 @dataclass
@@ -58,9 +54,9 @@ class ImageRetention:
         handles = list(known)
         attached: list[ImageHandle] = []
         reports: dict[str, ProvenanceReport] = {}
-        required = self._provenance_required(purpose)
+        required = provenance_required(self.deps, purpose)
         for item in images:
-            loaded, report = self._load_checked(item, required)
+            loaded, report = load_checked(self.deps, item.source, required=required)
             reports[loaded.sha256] = report
             self.deps.vault.put(loaded)
             if item.subject is not None:
@@ -72,24 +68,6 @@ class ImageRetention:
             if handle not in attached:
                 attached.append(handle)
         return Registered(handles, attached, reports)
-
-    def _provenance_required(self, purpose: str) -> bool:
-        catalogue = self.deps.policy.purposes.get(purpose)  # an unknown purpose is refused before this
-        anchors = self.deps.provenance.anchors_configured
-        return catalogue is not None and catalogue.requires_provenance(anchors_configured=anchors)
-
-    def _load_checked(self, item: ImageInput, required: bool) -> tuple[LoadedImage, ProvenanceReport]:
-        """The decoded image and the provenance of its original bytes (read once: the check and the decoder see
-        the same bytes). Decoded pixels and arrays have no original bytes: their report says not checked."""
-        checker = self.deps.provenance
-        original = read_original(item.source, self.deps.settings)
-        if original is None:
-            loaded = self.deps.engine.load(item.source)
-            return loaded, checker.not_checked(loaded.sha256, NO_ORIGINAL_BYTES)
-        start = time.perf_counter()
-        report = checker.check(original.data, required=required)
-        self.deps.provenance_ms.append((time.perf_counter() - start) * 1000)
-        return self.deps.engine.load(original), report
 
     def remember(self, subject_id: str, sha256: str) -> None:
         """Note that this process holds an image of ``subject_id`` (forgotten on revocation or erasure)."""
