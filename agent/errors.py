@@ -74,6 +74,16 @@ class ErasedDuringTurn(PolicyError):
 
     code = "erased_during_turn"
 
+    @classmethod
+    def of(cls, thread_id: str, subjects: list[str]) -> ErasedDuringTurn:
+        who = f"{', '.join(subjects)} {'was' if len(subjects) == 1 else 'were'}"
+        return cls(
+            f"while this turn ran, {who} erased (GDPR Art. 17): conversation {thread_id} was deleted and nothing "
+            "of this turn was kept",
+            thread_id=thread_id,
+            subjects=subjects,
+        )
+
 
 class ConsentRequired(PolicyError):
     """No valid consent covers this subject, capability and purpose."""

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from agent.errors import ConsentRequired, FacegateError, UserError
+from agent.errors import ConsentRequired, ErasedDuringTurn, FacegateError, UserError
 from agent.graph.messages import Turn
 from agent.graph.state import AgentState, ConsentQuestion, ConsentReply
 from agent.sdk.events import (
@@ -155,7 +155,7 @@ class TurnRunner:
         _require_typed(_values(snapshot), thread_id)
         request = self.pending_request(snapshot, thread_id)
         if request is None:
-            raise UserError(f"thread {thread_id} is not waiting for consent", thread_id=thread_id)
+            raise self._not_paused(thread_id)
         from langgraph.types import Command
 
         resume = self._record_or_decline(request, answer)
@@ -208,8 +208,19 @@ class TurnRunner:
             from langgraph.types import Command
 
             resume = self._record_or_decline(request, answer)
+            if self.pending_request(self.graph.get_state(config), thread_id) is None:
+                raise self._not_paused(thread_id)  # asking took time: the thread may be gone (an erasure) meanwhile
             yield ConsentAnswerEvent(thread_id=thread_id, answer=resume)
             graph_input = Command(resume=resume)
+
+    def _not_paused(self, thread_id: str) -> FacegateError:
+        """Why a thread that should wait for a consent answer does not: deleted because someone it names was
+        erased (:class:`ErasedDuringTurn`), or it was never paused or is answered already. Resuming it would start
+        a run with no state."""
+        erased = self.deps.store.erased_after_naming(thread_id)
+        if erased:
+            return ErasedDuringTurn.of(thread_id, erased)
+        return UserError(f"thread {thread_id} is not waiting for consent", thread_id=thread_id)
 
     @contextlib.contextmanager
     def turn(self, thread_id: str) -> Iterator[None]:
@@ -275,6 +286,7 @@ class TurnRunner:
                 term_days=answer.term_days,
                 actor=actor,
                 now=self.deps.clock(),
+                asked_at_seq=_seq(request.decision.audit_id if request.decision else None),
             )
             ids.append(record.id)
         return ConsentReply(granted=True, consent_ids=ids, call_id=request.call_id)
@@ -326,6 +338,11 @@ def _require_typed(values: AgentState, thread_id: str) -> None:
 def _values(snapshot: StateSnapshot) -> AgentState:
     """A snapshot's values as the graph's state type (LangGraph hands them over untyped)."""
     return cast(AgentState, snapshot.values or {})
+
+
+def _seq(audit_id: str | None) -> int | None:
+    """The audit sequence number an audit id names (None when there is none)."""
+    return int(audit_id) if audit_id is not None and audit_id.isdigit() else None
 
 
 def _decline(request: ConsentRequest) -> ConsentAnswer:
