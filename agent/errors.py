@@ -76,10 +76,13 @@ class ErasedDuringTurn(PolicyError):
 
     @classmethod
     def of(cls, thread_id: str, subjects: list[str]) -> ErasedDuringTurn:
-        who = f"{', '.join(subjects)} {'was' if len(subjects) == 1 else 'were'}"
+        who = (
+            f"{', '.join(subjects)} {'was' if len(subjects) == 1 else 'were'} erased (GDPR Art. 17)"
+            if subjects
+            else "the conversation was deleted"
+        )
         return cls(
-            f"while this turn ran, {who} erased (GDPR Art. 17): conversation {thread_id} was deleted and nothing "
-            "of this turn was kept",
+            f"while this turn ran, {who}: conversation {thread_id} was deleted and nothing of this turn was kept",
             thread_id=thread_id,
             subjects=subjects,
         )

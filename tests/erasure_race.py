@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 PURPOSE = "mfa"
+FIRST, SECOND = "Compare img1 and img2.", "Compare img1 and img2 again."
 
 
 def _agent(home: str, engine: Any = None) -> Any:
@@ -33,7 +34,8 @@ def _agent(home: str, engine: Any = None) -> Any:
 
 
 def turner(home: str) -> None:
-    """Process A: on ``turn <i>``, runs two turns about p<i>; the second waits inside the tool for ``go``."""
+    """Process A: on ``turn <i> [free]``, runs two turns about p<i>; the second waits for ``go`` inside the tool
+    (or, ``free``, before it starts)."""
     from agent.settings import Settings
     from tests.fakes import FakeFaceEngine
 
@@ -53,14 +55,19 @@ def turner(home: str) -> None:
 
     print("ready", flush=True)
     for line in sys.stdin:
-        i = line.split()[1]
+        words = line.split()
+        i = words[1]
         images = [ImageInput(source=engine.photo(f"p{i}"), subject=f"p{i}"),
                   ImageInput(source=engine.photo(f"p{i}", 1), subject=f"p{i}")]  # fmt: skip
         engine.pause = False
-        agent.ask("Compare img1 and img2.", purpose=PURPOSE, images=images, thread_id=f"t{i}")
-        engine.pause = True
+        agent.ask(FIRST, purpose=PURPOSE, images=images, thread_id=f"t{i}")
+        print("first", flush=True)
+        if words[2:] == ["free"]:  # the second turn runs at once: its start races the erasure too
+            sys.stdin.readline()  # "go"
+        else:
+            engine.pause = True
         try:
-            agent.ask("Compare img1 and img2 again.", purpose=PURPOSE, images=images, thread_id=f"t{i}")
+            agent.ask(SECOND, purpose=PURPOSE, images=images, thread_id=f"t{i}")
             outcome = "finished"
         except Exception as exc:  # the old code has no typed error for this: any error counts as refused
             outcome = f"refused:{getattr(exc, 'code', type(exc).__name__)}"
@@ -79,9 +86,10 @@ def eraser(home: str) -> None:
 @dataclass
 class RaceResult:
     tries: int
-    leaks: int = 0  # threads whose checkpoints or writes were still there after the erasure
+    leaks: int = 0  # threads still holding data from before the erasure after it returned
     refused: int = 0  # turns that ended with an error (the erasure caught them)
     finished: int = 0
+    kept_new: int = 0  # threads kept that hold only a turn that began after the erasure (new data, not a leak)
     release_ms: list[float] = field(default_factory=list, repr=False)
 
 
@@ -108,6 +116,21 @@ def _send(stream: IO[str] | None, text: str) -> None:
     stream.flush()
 
 
+def leaked(agent: Any, store: Any, thread_id: str, subject: str) -> bool | None:
+    """Whether the thread holds data from before the person's erasure: the first turn (it ran before the
+    erasure began), or the second one when its images were attached before the erasure row. None: the thread
+    is kept but holds only a turn that began after the erasure (new data about them, decided by policy anew).
+    False: nothing of the thread is left."""
+    if leftover(store.path.parent / "threads.db", thread_id) == 0:
+        return False
+    said = [t.text for t in agent.transcript(thread_id) if t.role == "user"]
+    if FIRST in said or not said:  # not said: pending writes with no checkpoint, orphans of the old thread
+        return True
+    erased = max(r.seq for r in store.audit.query(kind="erasure", subject=subject))
+    attached = [r.seq for r in store.audit.query(session=thread_id, kind="session")]
+    return True if len(attached) < 2 or attached[1] < erased else None
+
+
 def leftover(db: Path, thread_id: str) -> int:
     """Checkpoints and pending writes the checkpoint database still holds for ``thread_id``."""
     with sqlite3.connect(db) as conn:
@@ -128,6 +151,7 @@ def race(home: Path, tries: int, *, seed: int = 0, cwd: Path | None = None) -> R
     result = RaceResult(tries=tries)
     a, b = _start("turner", home, cwd), _start("eraser", home, cwd)
     erase_ms = 20.0  # learnt from the first tries
+    reader = _agent(str(home))  # reads the conversations back (the SDK's own checkpointer, in this process)
     try:
         with Store.open(home / "facegate.db") as store:
             policy = load_policy()
@@ -135,11 +159,15 @@ def race(home: Path, tries: int, *, seed: int = 0, cwd: Path | None = None) -> R
                 grant_consent(store, policy, subject_id=f"p{i}", capabilities=["face_verification"],
                               purposes=[PURPOSE], notice="race", evidence_method="form", recorded_by="race",
                               term_days=30, actor="race")  # fmt: skip
-                _send(a.stdin, f"turn {i}")
-                _expect(a, "in_tool")
-                # the turn is released from a few ms before the erasure starts to well after it has finished, so
-                # its checkpoint write lands before, between and after the eraser's steps
-                delay = rng.uniform(-0.3, 2.0) * erase_ms / 1000
+                # a third of the turns start (load the thread) while the erasure runs; the others are paused in
+                # the tool and released from a few ms before the erasure starts to well after it has finished, so
+                # the turn's load and its checkpoint write land before, between and after the eraser's steps
+                free = rng.random() < 1 / 3
+                _send(a.stdin, f"turn {i}" + (" free" if free else ""))
+                _expect(a, "first")
+                if not free:
+                    _expect(a, "in_tool")
+                delay = rng.uniform(-0.5 if free else -0.3, 2.0) * erase_ms / 1000
                 started = time.perf_counter()
                 if delay < 0:
                     _send(a.stdin, "go")
@@ -155,8 +183,11 @@ def race(home: Path, tries: int, *, seed: int = 0, cwd: Path | None = None) -> R
                 result.release_ms.append(delay * 1000)
                 result.refused += "refused" in done
                 result.finished += "finished" in done
-                result.leaks += leftover(home / "threads.db", f"t{i}") > 0
+                leak = leaked(reader, store, f"t{i}", f"p{i}")
+                result.leaks += leak is True
+                result.kept_new += leak is None
     finally:
+        reader.close()
         for proc in (a, b):
             if proc.stdin:
                 proc.stdin.close()

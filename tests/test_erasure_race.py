@@ -88,7 +88,7 @@ def test_a_turn_that_ends_after_the_erasure_keeps_nothing(
     assert agent.transcript("t1") == []
 
 
-def test_a_conversation_that_names_someone_only_after_their_return_is_kept(
+def test_a_turn_that_starts_after_the_erasure_is_kept(
     agent: FaceAgent, engine: Hooked, elsewhere: FaceAgent, settings: Settings
 ) -> None:
     grant(agent)
@@ -98,10 +98,10 @@ def test_a_conversation_that_names_someone_only_after_their_return_is_kept(
     reply = agent.ask("Compare img1 and img2.", purpose="mfa", images=photos(engine), thread_id="new")
     assert reply.decisions[0].outcome == "allow"
     assert leftover(settings.resolved_checkpoint_path, "new") > 0
-    # the old conversation named her before the erasure: a later turn on it is not kept
-    with pytest.raises(ErasedDuringTurn):
-        agent.ask("Compare img1 and img2.", purpose="mfa", images=photos(engine), thread_id="old")
-    assert leftover(settings.resolved_checkpoint_path, "old") == 0
+    # the erased conversation's id, used again: it starts from nothing (what it held went with the erasure)
+    again = agent.ask("Compare img1 and img2.", purpose="mfa", images=photos(engine), thread_id="old")
+    assert again.decisions[0].outcome == "allow"
+    assert [t.role for t in agent.transcript("old")].count("user") == 1
 
 
 def test_a_consent_answered_after_the_erasure_does_not_bring_the_person_back(

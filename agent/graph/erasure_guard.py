@@ -1,17 +1,24 @@
-"""Erasure wins: a conversation's checkpoint never writes back a person erased after it first named them.
+"""Erasure wins: a conversation's checkpoint never writes back data of a person erased since.
 
 LangGraph writes a thread's checkpoint when a run ends or pauses. A turn in flight in one process can end after
 ``facegate subject erase`` ran in another; without this guard its checkpoint would write the erased person's
-image handles and results back into the checkpoint database. :class:`ErasureGuard` wraps any LangGraph saver: after
-each write it asks the store whether someone the conversation's audit rows name was erased after the
-conversation first named them (:meth:`agent.store.Store.erased_after_naming`, ordered by audit sequence numbers,
-not clocks); if so it deletes the whole thread and raises :class:`~agent.errors.ErasedDuringTurn`.
+image handles and results back into the checkpoint database. :class:`ErasureGuard` wraps any LangGraph saver and,
+after each write, refuses to keep it (deletes the thread and raises :class:`~agent.errors.ErasedDuringTurn`) when
+
+1. the checkpoint it continues from is gone: the thread was deleted (by an erasure) after this run loaded it, so
+   what it writes is the deleted conversation brought back; or
+2. this turn named someone (its audit rows: images attached for them, calls about them) who was erased after the
+   turn named them (:meth:`agent.store.Store.erased_after_naming` from the turn's first audit row, which the SDK
+   passes as ``turn_seq`` in the run's config; audit order, never clocks).
+
+A turn that starts after the erasure, on a new thread or on the erased thread's id, starts from nothing and may
+name the person again (new data, decided by policy as ever): it is kept.
 
 Why after the write and not before: a check before it could pass, the erasure then run, and the write land. With
-the write first and the eraser's order fixed (tombstone first, then the threads the audit log names are deleted,
-:func:`agent.subjects.erase_subject_everywhere`), every interleaving ends with the thread gone: either the check
-sees the tombstone and deletes, or it ran before the tombstone, so the write had landed before the eraser looked
-for the conversation's threads (whose audit rows name the person from the turn's start) and deleted it.
+the write first and the eraser's order fixed (tombstone first, then the threads the audit log names are deleted
+again, :func:`agent.subjects.erase_subject_everywhere`), every interleaving ends with the thread gone: either the
+check sees the tombstone or the missing parent and deletes, or it ran before the tombstone, so the write had landed
+before the eraser looked for the conversation's threads (whose audit rows name the person from the turn's start).
 """
 
 from __future__ import annotations
@@ -70,17 +77,43 @@ class ErasureGuard(BaseCheckpointSaver[Any]):
 
     # --- the check ------------------------------------------------------------------------------------------
 
-    def _settle(self, config: RunnableConfig) -> None:
-        """After a write: delete the thread and refuse if it names someone erased since it first named them."""
-        thread_id = str((config.get("configurable") or {}).get("thread_id") or "")
+    def _settle(self, written: RunnableConfig, parent: RunnableConfig | None) -> None:
+        """After a write: delete the thread and refuse if it resurrects a deleted thread (``parent``, the
+        checkpoint this write continues, is gone) or keeps this turn's data of someone erased since."""
+        conf = written.get("configurable") or {}
+        thread_id = str(conf.get("thread_id") or "")
         if not thread_id:
             return
-        erased = self.store.erased_after_naming(thread_id)
-        if not erased:
+        run = (parent or {}).get("configurable") or {}  # the run's config: its parent and its turn_seq
+        parent_id = run.get("checkpoint_id")
+        ns = str(conf.get("checkpoint_ns") or "")
+        orphaned = parent_id is not None and not self._exists(thread_id, ns, str(parent_id))
+        since = run.get("turn_seq")
+        erased = self.store.erased_after_naming(thread_id, since_seq=int(since) if since is not None else 0)
+        if not orphaned and not erased:
             return
         self.inner.delete_thread(thread_id)
-        log.info("checkpoint.erased_during_turn", thread=thread_id, subjects=len(erased))
-        raise ErasedDuringTurn.of(thread_id, erased)
+        named = erased or self.store.erased_after_naming(thread_id)
+        log.info("checkpoint.erased_during_turn", thread=thread_id, subjects=len(named), orphaned=orphaned)
+        raise ErasedDuringTurn.of(thread_id, named)
+
+    def _exists(self, thread_id: str, ns: str, checkpoint_id: str) -> bool:
+        """Whether a checkpoint is still stored (asked cheaply where the inner saver allows it)."""
+        cursor = getattr(self.inner, "cursor", None)
+        if callable(cursor):  # SqliteSaver: one indexed lookup instead of loading the checkpoint
+            with cursor(transaction=False) as cur:
+                cur.execute(
+                    "SELECT 1 FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
+                    (thread_id, ns, checkpoint_id),
+                )
+                return cur.fetchone() is not None
+        storage = getattr(self.inner, "storage", None)
+        if isinstance(storage, Mapping):  # InMemorySaver
+            return checkpoint_id in storage.get(thread_id, {}).get(ns, {})
+        found = self.inner.get_tuple(
+            {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}}
+        )
+        return found is not None
 
     # --- writes: the inner saver's, then the check ----------------------------------------------------------
 
@@ -92,14 +125,14 @@ class ErasureGuard(BaseCheckpointSaver[Any]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         saved = self.inner.put(config, checkpoint, metadata, new_versions)
-        self._settle(saved)
+        self._settle(saved, config)  # ``config`` names the checkpoint this one continues (none for a new thread)
         return saved
 
     def put_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
         self.inner.put_writes(config, writes, task_id, task_path)
-        self._settle(config)
+        self._settle(config, config)  # pending writes of a checkpoint that must still be there
 
     async def aput(
         self,
@@ -109,14 +142,14 @@ class ErasureGuard(BaseCheckpointSaver[Any]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         saved = await self.inner.aput(config, checkpoint, metadata, new_versions)
-        self._settle(saved)
+        self._settle(saved, config)
         return saved
 
     async def aput_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
         await self.inner.aput_writes(config, writes, task_id, task_path)
-        self._settle(config)
+        self._settle(config, config)
 
     # --- everything else is the inner saver's ------------------------------------------------------------------
 

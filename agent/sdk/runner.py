@@ -100,6 +100,7 @@ class TurnRunner:
     ) -> Iterator[AgentEvent]:
         """One turn on ``thread_id`` (the caller holds :meth:`turn`). ``end`` receives the state it ends in."""
         config = self.config(thread_id)
+        turn_seq = self.deps.store.audit.head()[0]  # this turn's audit rows come after it (the erasure guard)
         with self._lock:
             snapshot = self.graph.get_state(config)
             values = _values(snapshot)
@@ -119,7 +120,7 @@ class TurnRunner:
 
             resume = ConsentReply(granted=False, call_id=paused.call_id, note="a new message arrived before an answer")
             yield ConsentAnswerEvent(thread_id=thread_id, answer=resume)
-            yield from self.drive(Command(resume=resume), thread_id, purpose, _decline)
+            yield from self.drive(Command(resume=resume), thread_id, purpose, _decline, turn_seq=turn_seq)
             values = self.values(thread_id)  # declining the pending question changed the state
         with self._lock:
             registered = self.images.register(images, values.get("images", []), purpose=purpose)
@@ -145,12 +146,13 @@ class TurnRunner:
                 start["shared"] = []
         audit_id = entry.audit_id if entry is not None else None
         yield UserEvent(thread_id=thread_id, text=text, images=attached, audit_id=audit_id)
-        yield from self.drive(start, thread_id, purpose, handler, end)
+        yield from self.drive(start, thread_id, purpose, handler, end, turn_seq=turn_seq)
 
     def resume(
         self, thread_id: str, answer: ConsentAnswer, handler: ConsentHandler | None, end: TurnEnd | None = None
     ) -> Iterator[AgentEvent]:
         """Answer the consent question ``thread_id`` is paused on and finish the turn (caller holds :meth:`turn`)."""
+        turn_seq = self.deps.store.audit.head()[0]
         snapshot = self.graph.get_state(self.config(thread_id))
         _require_typed(_values(snapshot), thread_id)
         request = self.pending_request(snapshot, thread_id)
@@ -161,7 +163,7 @@ class TurnRunner:
         resume = self._record_or_decline(request, answer)
         yield ConsentAnswerEvent(thread_id=thread_id, answer=resume)
         purpose = str(_values(snapshot).get("purpose"))
-        yield from self.drive(Command(resume=resume), thread_id, purpose, handler, end)
+        yield from self.drive(Command(resume=resume), thread_id, purpose, handler, end, turn_seq=turn_seq)
 
     def drive(
         self,
@@ -170,9 +172,13 @@ class TurnRunner:
         purpose: str,
         handler: ConsentHandler | None,
         end: TurnEnd | None = None,
+        *,
+        turn_seq: int | None = None,
     ) -> Iterator[AgentEvent]:
+        """Run the graph on ``graph_input``; ``turn_seq``: the audit head when the turn began (the checkpointer's
+        erasure guard looks at the rows this turn wrote after it)."""
         try:
-            yield from self._run(graph_input, thread_id, handler)
+            yield from self._run(graph_input, thread_id, handler, turn_seq)
         finally:
             # The turn is over (finished, denied, or failed): probe pixels do not outlive it. A run paused for
             # consent keeps them, since the call waiting for the answer needs them. One state read serves all
@@ -185,8 +191,12 @@ class TurnRunner:
                 self.images.forget_probes(handles)
                 self.images.forget_unconsented(handles, purpose)
 
-    def _run(self, graph_input: Any, thread_id: str, handler: ConsentHandler | None) -> Iterator[AgentEvent]:
+    def _run(
+        self, graph_input: Any, thread_id: str, handler: ConsentHandler | None, turn_seq: int | None
+    ) -> Iterator[AgentEvent]:
         config = self.config(thread_id)
+        if turn_seq is not None:
+            config["configurable"] = {**config.get("configurable", {}), "turn_seq": turn_seq}
         while True:
             # durability="exit": one checkpoint write per run (and at an interrupt), not one per graph step.
             interrupted = False

@@ -588,18 +588,21 @@ class Store:
             )
         return {**summary, "subject": subject_id, "erased_at": iso(now), "audit_seq": entry.seq}
 
-    def erased_after_naming(self, session_id: str) -> list[str]:
-        """The subjects this session's audit rows name who were erased after the session first named them.
+    def erased_after_naming(self, session_id: str, *, since_seq: int = 0) -> list[str]:
+        """The subjects this session's audit rows (after ``since_seq``) name who were erased after the session
+        first named them there.
 
-        A conversation's checkpoint holds what the turns did with the people its audit rows name (images
-        attached for them, calls about them, their results); one of them erased after the conversation first
-        named them means the conversation holds data from before the erasure, which must not be written back.
-        Ordered by audit sequence numbers, not clocks. A conversation that names someone only after their
-        erasure (a new image, a new consent) is not affected.
+        A conversation's checkpoint holds what its turns did with the people its audit rows name (images
+        attached for them, calls about them, their results); one of them erased after the conversation named
+        them means it holds data from before the erasure, which must not be written back. ``since_seq``: only
+        the rows of a turn that started after that row (what that turn itself added). Ordered by audit sequence
+        numbers, not clocks. Rows that name someone only after their erasure (a new image, a new consent) are
+        not affected.
         """
         with self._db.reading() as conn:
             rows = conn.execute(
-                "SELECT subjects, MIN(seq) FROM audit_log WHERE session_id = ? GROUP BY subjects", (session_id,)
+                "SELECT subjects, MIN(seq) FROM audit_log WHERE session_id = ? AND seq > ? GROUP BY subjects",
+                (session_id, since_seq),
             ).fetchall()
             first: dict[str, int] = {}
             for subjects, seq in rows:
