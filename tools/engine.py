@@ -235,10 +235,20 @@ class FaceEngine:
             # before any face is embedded: the largest one may well be someone else's
             raise MultipleFaces(f"exactly one face was required and the image holds {len(faces)}", faces=len(faces))
         raw, box = faces[0]
-        vector = self._represent(raw.crop)
-        notes = []
-        if len(faces) > 1:
-            notes.append(f"{len(faces)} faces found; the largest was used")
+        notes = [f"{len(faces)} faces found; the largest was used"] if len(faces) > 1 else []
+        return self._embedding(image, raw, box, self._represent(raw.crop), len(faces), notes)
+
+    def _embedding(
+        self,
+        image: LoadedImage,
+        raw: adapter.RawFace,
+        box: FaceBox,
+        vector: Sequence[float],
+        faces: int,
+        notes: list[str],
+        *,
+        singled_out: bool = False,
+    ) -> FaceEmbedding:
         return FaceEmbedding(
             image_sha256=image.sha256,
             model=self.settings.model,
@@ -246,11 +256,12 @@ class FaceEngine:
             aligned=self.settings.align,
             vector=tuple(vector),
             box=box,
-            faces_in_image=len(faces),
-            used_largest_face=len(faces) > 1,
+            faces_in_image=faces,
+            used_largest_face=faces > 1 and not singled_out,
             detector_confidence=raw.confidence,
             notes=notes,
             recipe=self.recipe(),
+            singled_out=singled_out,
         )
 
     def _represent(self, crop: np.ndarray) -> list[float]:
@@ -295,20 +306,8 @@ class FaceEngine:
             )
         index, vector = matches[0]
         raw, box = faces[index]
-        return FaceEmbedding(
-            image_sha256=image.sha256,
-            model=self.settings.model,
-            detector=self.settings.detector,
-            aligned=self.settings.align,
-            vector=tuple(vector),
-            box=box,
-            faces_in_image=len(faces),
-            used_largest_face=False,
-            detector_confidence=raw.confidence,
-            notes=[f"{len(faces)} faces found; only the one matching {whose} enrolled template was used"],
-            recipe=self.recipe(),
-            singled_out=True,
-        )
+        note = f"{len(faces)} faces found; only the one matching {whose} enrolled template was used"
+        return self._embedding(image, raw, box, vector, len(faces), [note], singled_out=True)
 
     def _face(
         self,

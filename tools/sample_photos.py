@@ -81,20 +81,21 @@ def _fetch_face_recognition(out: Path) -> None:
                 (out / name).write_bytes(member.read())
 
 
-def _fetch_skimage(out: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        wheel = _pip_download(SKIMAGE, Path(tmp), "--only-binary", ":all:")
-        with zipfile.ZipFile(wheel) as zf:
-            for name, member in SKIMAGE_FILES.items():
-                (out / name).write_bytes(zf.read(member))
+def _from_wheel(spec: str, files: dict[str, str]) -> Callable[[Path], None]:
+    """A fetcher that takes ``files`` (name -> member) out of the wheel ``spec``."""
+
+    def fetch(out: Path) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            wheel = _pip_download(spec, Path(tmp), "--only-binary", ":all:")
+            with zipfile.ZipFile(wheel) as zf:
+                for name, member in files.items():
+                    (out / name).write_bytes(zf.read(member))
+
+    return fetch
 
 
-def _fetch_insightface(out: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        wheel = _pip_download(INSIGHTFACE, Path(tmp), "--only-binary", ":all:")
-        with zipfile.ZipFile(wheel) as zf:
-            for name, member in GROUP_FILES.items():
-                (out / name).write_bytes(zf.read(member))
+_fetch_skimage = _from_wheel(SKIMAGE, SKIMAGE_FILES)
+_fetch_insightface = _from_wheel(INSIGHTFACE, GROUP_FILES)
 
 
 def _fetch_grace(out: Path) -> None:
