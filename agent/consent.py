@@ -33,8 +33,12 @@ def grant_consent(
     retention_days: int | None = None,
     actor: str,
     now: datetime | None = None,
+    asked_at_seq: int | None = None,
 ) -> ConsentRecord:
     """Record a consent after checking its purposes against the catalogue.
+
+    ``asked_at_seq``: the audit row of the question a paused run asked (the answer must not register a person
+    erased since: :class:`ErasedDuringTurn`).
 
     Raises:
         UnknownPurpose: a purpose is not in the catalogue.
@@ -83,7 +87,7 @@ def grant_consent(
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         raise InvalidConsent(f"{field}: {first['msg']}") from exc
-    return store.grant_consent(grant, actor=actor, now=now)
+    return store.grant_consent(grant, actor=actor, now=now, asked_at_seq=asked_at_seq)
 
 
 def revoke_consent(

@@ -22,6 +22,7 @@ from tools.errors import (
     FaceError,
     FacegateError,
     FaceNotFound,
+    FaceNotSingledOut,
     ImageChanged,
     ImageInputError,
     ImageNotFound,
@@ -58,6 +59,33 @@ class PolicyDenied(PolicyError):
     def __init__(self, message: str, *, rule_id: str, **details: Any) -> None:
         super().__init__(message, rule_id=rule_id, **details)
         self.rule_id = rule_id
+
+
+class FacesNotCovered(PolicyDenied):
+    """A face tool found faces consent does not cover (bystanders) and could not single out the one it does:
+    refused at run time, nothing analysed. ``details``: ``image`` (handle), ``subject``, ``faces_seen``."""
+
+    code = "faces_not_covered"
+
+
+class ErasedDuringTurn(PolicyError):
+    """A person named in this conversation was erased while the turn ran (GDPR Art. 17): the conversation was
+    deleted and nothing of the turn was kept. ``details``: ``thread_id``, ``subjects``."""
+
+    code = "erased_during_turn"
+
+    @classmethod
+    def of(cls, thread_id: str, subjects: list[str]) -> ErasedDuringTurn:
+        who = (
+            f"{', '.join(subjects)} {'was' if len(subjects) == 1 else 'were'} erased (GDPR Art. 17)"
+            if subjects
+            else "the conversation was deleted"
+        )
+        return cls(
+            f"while this turn ran, {who}: conversation {thread_id} was deleted and nothing of this turn was kept",
+            thread_id=thread_id,
+            subjects=subjects,
+        )
 
 
 class ConsentRequired(PolicyError):
@@ -138,9 +166,12 @@ __all__ = [
     "CorruptImage",
     "EmptyImage",
     "EngineError",
+    "ErasedDuringTurn",
     "FaceError",
     "FaceNotFound",
+    "FaceNotSingledOut",
     "FacegateError",
+    "FacesNotCovered",
     "ImageChanged",
     "ImageInputError",
     "ImageNotFound",

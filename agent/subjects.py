@@ -206,15 +206,22 @@ def erase_subject_everywhere(
 
     The conversation threads (found through the audit log) are deleted from the checkpoints first (from
     ``checkpointer`` when given, else from the SQLite file at ``settings.resolved_checkpoint_path``), then
-    ``cleaners`` run, then the store erases; the erasure's audit row counts the threads deleted
-    (``threads_deleted``). If a step fails, the store is unchanged and the erasure can be retried.
+    ``cleaners`` run, then the store erases and leaves its tombstone; the erasure's audit row counts the threads
+    deleted (``threads_deleted``). If a step before the tombstone fails, the store is unchanged and the erasure can
+    be retried.
+
+    Erasure wins over turns in flight in other processes: once the tombstone is down, the threads the audit log
+    names are looked up and deleted again (``late_threads_deleted``: a turn that wrote its checkpoint in between).
+    A turn that writes after this sees the tombstone and deletes its own thread (:mod:`agent.graph.erasure_guard`).
     """
     store.require_subject(subject_id)
-    threads = thread_cleaner(store, settings, checkpointer=checkpointer)(subject_id)
+    clean_threads = thread_cleaner(store, settings, checkpointer=checkpointer)
+    threads = clean_threads(subject_id)
     cached = sum(clean(subject_id) for clean in cleaners)
-    return store.erase_subject(
+    result = store.erase_subject(
         subject_id,
         actor=actor,
         now=now,
         extra_summary={"cached_items_deleted": cached, "threads_deleted": threads},
     )
+    return {**result, "late_threads_deleted": clean_threads(subject_id)}

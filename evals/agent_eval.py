@@ -15,10 +15,17 @@ Expectations are written by hand from the policy's rules; the runner compares th
   consent coverage, arguments past the bounds; counted per scenario category so that a regression shows.
 
 By default every suite file under ``evals/suites/`` runs, in one report (scenario ids are unique across them).
+
+Scenarios can change the policy (``policy_changes``: a purpose asking liveness, a purpose none shipped), configure
+trust anchors, issue liveness nonces, attach images signed at run time with a throwaway C2PA chain (``sign``:
+created, generated, tampered, live with a named nonce, ...), composites of several photos (``composite``) and
+crops of one face of a group photo (``crop``), and erase a person before a turn (``before: [{erase: alice}]``).
+Nothing signed or composed is committed: it is made in the scenario's temporary home.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -31,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evals.agent_checks import VIOLATION_KINDS, answer_violations, bounds_violations, disclosure_violations
 from evals.errors import EvalError
@@ -70,6 +77,40 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+SignKind = Literal["created", "edited", "generated", "composited", "live", "untrusted", "tampered", "stripped"]
+
+
+class PhotoSpec(_Strict):
+    """Where an image's bytes come from: a package photo, several pasted side by side, or one face of a group
+    photo cut out; optionally signed with the scenario's throwaway C2PA chain (``sign``), a ``live`` capture
+    carrying the liveness nonce issued under ``nonce`` (a name from the scenario's ``nonces``)."""
+
+    photo: str | None = None
+    composite: list[str] | None = None  # photos pasted left to right (Obama left, Biden right, ...)
+    crop: int | None = None  # this face (largest first) of ``photo``, cut out with a margin
+    sign: SignKind | None = None
+    nonce: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PhotoSpec:
+        if (self.photo is None) == (self.composite is None):
+            raise ValueError("give exactly one of photo and composite")
+        if self.crop is not None and self.photo is None:
+            raise ValueError("crop takes a photo")
+        if (self.sign == "live") != (self.nonce is not None):
+            raise ValueError("sign: live takes a nonce (and only it does)")
+        return self
+
+
+class NonceSpec(_Strict):
+    """A liveness nonce issued in the set-up, as ``facegate capture nonce`` would (named for the images)."""
+
+    name: str
+    purpose: str | None = None  # default: the scenario's purpose
+    subject: str | None = None
+    ttl_s: int = 300
+
+
 class ConsentSpec(_Strict):
     subject: str
     capabilities: list[str]
@@ -79,14 +120,12 @@ class ConsentSpec(_Strict):
     term_days: int = 365
 
 
-class EnrollSpec(_Strict):
+class EnrollSpec(PhotoSpec):
     subject: str
-    photo: str
     purpose: str | None = None  # default: the scenario's purpose
 
 
-class ImageSpec(_Strict):
-    photo: str
+class ImageSpec(PhotoSpec):
     subject: str = PROBE
 
 
@@ -117,6 +156,7 @@ class Expect(_Strict):
 
 class TurnAction(_Strict):
     revoke: str | None = None  # subject id whose consents are withdrawn (by the operator) before the turn
+    erase: str | None = None  # subject id erased (GDPR Art. 17, by the operator) before the turn
 
 
 class ModelCall(_Strict):
@@ -160,6 +200,9 @@ class Scenario(_Strict):
     description: str = ""
     category: str = "policy"  # the class of failure it probes (grounding, sensitive, purpose_change, ...)
     purpose: str
+    policy_changes: dict[str, dict[str, Any]] = Field(default_factory=dict)  # agent.policy.catalogue.policy_with
+    trust_anchors: bool = False  # the throwaway chain's root as FACEGATE_TRUST_ANCHORS
+    nonces: list[NonceSpec] = Field(default_factory=list)
     consents: list[ConsentSpec] = Field(default_factory=list)
     enroll: list[EnrollSpec] = Field(default_factory=list)
     images: list[ImageSpec] = Field(default_factory=list)
@@ -395,20 +438,88 @@ def _refused(turn: TurnSpec, exc: FacegateError, agent: FaceAgent, thread_id: st
     return report
 
 
-def _image_inputs(specs: list[ImageSpec], photos: Path) -> list[Any]:
+class _Materials:
+    """Makes a scenario's images in its temporary home: signed, composed and cropped at run time."""
+
+    def __init__(self, photos: Path, home: Path, engine: Any) -> None:
+        self.photos, self.home, self.engine = photos, home, engine
+        self.nonces: dict[str, str] = {}
+        self._made = 0
+
+    def path(self, name: str) -> Path:
+        path = self.photos / name
+        if not path.exists():
+            raise EvalError(f"photo {name} not found in {self.photos}; run `facegate eval prepare`")
+        return path
+
+    def source(self, spec: PhotoSpec) -> Path | bytes:
+        if spec.composite is not None:
+            from evals.group_photos import side_by_side
+
+            data = side_by_side([self.path(n) for n in spec.composite])
+        elif spec.crop is not None:
+            from evals.group_photos import face_boxes, face_crop
+
+            assert spec.photo is not None  # the validator
+            path = self.path(spec.photo)
+            boxes = face_boxes(path, self.engine)
+            if spec.crop >= len(boxes):
+                raise EvalError(f"crop {spec.crop}: {spec.photo} shows {len(boxes)} faces")
+            data = face_crop(path, boxes[spec.crop])
+        else:
+            assert spec.photo is not None
+            if spec.sign is None:
+                return self.path(spec.photo)
+            data = self.path(spec.photo).read_bytes()
+        return self._signed(data, spec) if spec.sign is not None else data
+
+    def _signed(self, data: bytes, spec: PhotoSpec) -> bytes:
+        from tools.provenance.testchain import flip_byte, sign_variant, strip_manifest
+
+        trusted, foreign = _test_chains()
+        kind = spec.sign
+        if kind == "live":
+            if spec.nonce not in self.nonces:
+                raise EvalError(f"no nonce named {spec.nonce!r} in the scenario's nonces")
+            return sign_variant(data, trusted, "live", nonce=self.nonces[spec.nonce])
+        if kind == "untrusted":
+            return sign_variant(data, foreign, "created")
+        if kind == "tampered":
+            return flip_byte(sign_variant(data, trusted, "created"))
+        if kind == "stripped":
+            return strip_manifest(sign_variant(data, trusted, "created"))
+        if kind in ("created", "edited", "generated", "composited"):
+            return sign_variant(data, trusted, kind)
+        raise EvalError(f"unknown signing kind {kind!r}")  # pragma: no cover - the model's Literal
+
+    def anchors(self) -> Path:
+        return _test_chains()[0].write_anchors(self.home / "anchors.pem")
+
+
+@functools.cache
+def _test_chains() -> tuple[Any, Any]:
+    """(trusted, foreign) throwaway C2PA signing chains, made once per run (key generation is the slow part)."""
+    try:
+        from tools.provenance.testchain import make_test_chain
+    except ImportError as exc:
+        raise EvalError("signed images need the optional extra: pip install 'facegate[provenance]'") from exc
+    trusted = make_test_chain(common_name="Door camera 7", organization="Acme Capture", root_name="Acme root")
+    foreign = make_test_chain(common_name="Rogue camera", organization="Not Acme", root_name="Rogue root")
+    return trusted, foreign
+
+
+def _image_inputs(specs: list[ImageSpec], materials: _Materials) -> list[Any]:
     from agent.sdk import ImageInput
 
-    inputs = []
-    for spec in specs:
-        path = photos / spec.photo
-        if not path.exists():
-            raise EvalError(f"photo {spec.photo} not found in {photos}; run `facegate eval prepare`")
-        inputs.append(ImageInput(source=path, subject=None if spec.subject == PROBE else spec.subject))
-    return inputs
+    return [
+        ImageInput(source=materials.source(spec), subject=None if spec.subject == PROBE else spec.subject)
+        for spec in specs
+    ]
 
 
-def _set_up(agent: FaceAgent, scenario: Scenario, photos: Path) -> None:
+def _set_up(agent: FaceAgent, scenario: Scenario, materials: _Materials) -> None:
     from agent import consent
+    from agent.capture import issue_nonce
 
     now = agent.deps.clock()
     for spec in scenario.consents:
@@ -421,7 +532,11 @@ def _set_up(agent: FaceAgent, scenario: Scenario, photos: Path) -> None:
         if spec.state == "revoked":
             agent.revoke_consent(spec.subject)
     for enroll in scenario.enroll:
-        agent.enroll(enroll.subject, photos / enroll.photo, purpose=enroll.purpose or scenario.purpose)
+        agent.enroll(enroll.subject, materials.source(enroll), purpose=enroll.purpose or scenario.purpose)
+    for nonce in scenario.nonces:
+        issued = issue_nonce(agent.store, agent.policy, purpose=nonce.purpose or scenario.purpose,
+                             actor="eval-capture-app", ttl_seconds=nonce.ttl_s, subject_id=nonce.subject)  # fmt: skip
+        materials.nonces[nonce.name] = issued.nonce
 
 
 ScriptedFactory = Callable[[Scenario], Any]
@@ -447,24 +562,36 @@ def run_scenario(
     chain_ok = False
     thread = _Thread(scenario)
     with tempfile.TemporaryDirectory(prefix=f"fg-eval-{scenario.id}-") as tmp:
-        scn_settings = settings.model_copy(update={"home": Path(tmp), "db_path": None, "checkpoint_path": None})
+        home = Path(tmp)
+        materials = _Materials(photos, home, engine)
+        changes: dict[str, Any] = {"home": home, "db_path": None, "checkpoint_path": None}
+        if scenario.trust_anchors:
+            changes["trust_anchors"] = materials.anchors()
+        scn_settings = settings.model_copy(update=changes)
         if _scripted(scenario):
             reasoner = (scripted or (lambda s: ScriptedModel(s.turns)))(scenario)
-        agent = FaceAgent.for_eval(scn_settings, engine=engine, reasoner=reasoner)
+        policy = None
+        if scenario.policy_changes:
+            from agent.policy.catalogue import policy_with
+
+            policy = policy_with(scenario.policy_changes, source=f"evaluation scenario {scenario.id}")
+        agent = FaceAgent.for_eval(scn_settings, engine=engine, reasoner=reasoner, policy=policy)
         try:
-            _set_up(agent, scenario, photos)
+            _set_up(agent, scenario, materials)
             thread_id = f"eval-{scenario.id}"
             for i, turn in enumerate(scenario.turns):
                 for action in turn.before:
                     if action.revoke:
                         agent.revoke_consent(action.revoke)
+                    if action.erase:
+                        agent.erase_subject(action.erase)
                 specs = (scenario.images if i == 0 else []) + turn.images
                 thread.pictured |= {s.subject for s in specs if s.subject != PROBE}
                 try:
                     reply = agent.ask(
                         turn.user,
                         purpose=scenario.purpose,
-                        images=_image_inputs(specs, photos),
+                        images=_image_inputs(specs, materials),
                         thread_id=thread_id,
                     )
                 except FacegateError as exc:

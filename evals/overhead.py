@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     from agent.settings import Settings
     from agent.store import AuditEntry, AuditEvent, AuditLog
     from tools.images import ImageSource, LoadedImage
-    from tools.results import EmbeddingRecipe, ExpressionResult, FaceEmbedding, VerificationResult
+    from tools.results import (
+        DetectionResult,
+        EmbeddingRecipe,
+        ExpressionResult,
+        FaceEmbedding,
+        FaceReference,
+        VerificationResult,
+    )
     from tools.settings import EngineSettings
 
 SUBJECT = "bench_subject"
@@ -41,6 +48,9 @@ class OverheadReport(BaseModel):
     median_audit_ms: float  # audit-log appends (2 per tool turn; the store fsyncs each one)
     median_graph_policy_ms: float  # overhead minus audit appends: graph, policy, reasoner, checkpoint
     target_ms: float = 5.0
+    images: str = "arrays"  # "arrays" (nothing to check) or "signed": C2PA-signed package photos
+    median_provenance_ms: float | None = None  # signed: the C2PA check of one attached image, inside ask
+    p90_provenance_ms: float | None = None
 
 
 class _TimedLog:
@@ -69,11 +79,32 @@ class _NoOpEngine:
 
         return load_image(source, self.settings)
 
+    def detect(self, source: ImageSource) -> DetectionResult:
+        raise NotImplementedError  # pragma: no cover - the benchmark shares no image
+
     def embed(self, source: ImageSource, *, require_single_face: bool | None = None) -> FaceEmbedding:
-        raise NotImplementedError  # pragma: no cover - the benchmark enrolls nobody
+        from tools.results import FaceBox, FaceEmbedding
+
+        image = self.load(source)  # one face per image: what the face tools ask before they compare
+        return FaceEmbedding(
+            image_sha256=image.sha256, model="noop", detector="noop", aligned=False, vector=(1.0, 0.0),
+            box=FaceBox(x=0, y=0, w=8, h=8), faces_in_image=1, used_largest_face=False,
+        )  # fmt: skip
+
+    def single_out(
+        self, source: ImageSource, reference: FaceReference, *, threshold: float | None = None
+    ) -> FaceEmbedding:
+        raise NotImplementedError  # pragma: no cover - one face per image here
 
     def verify(
-        self, a: ImageSource, b: ImageSource, *, require_single_face: bool | None = None, threshold: float | None = None
+        self,
+        a: ImageSource,
+        b: ImageSource,
+        *,
+        require_single_face: bool | None = None,
+        threshold: float | None = None,
+        reference_a: FaceReference | None = None,
+        reference_b: FaceReference | None = None,
     ) -> VerificationResult:
         from tools.results import FaceBox, VerificationResult
 
@@ -95,10 +126,18 @@ class _NoOpEngine:
         threshold: float | None = None,
         template_recipe: EmbeddingRecipe | None = None,
         subject: str | None = None,
+        single_out: bool = False,
     ) -> VerificationResult:
         raise NotImplementedError  # pragma: no cover - the benchmark verifies pairs
 
-    def analyze_expression(self, source: ImageSource) -> ExpressionResult:
+    def analyze_expression(
+        self,
+        source: ImageSource,
+        *,
+        single: bool = False,
+        reference: FaceReference | None = None,
+        threshold: float | None = None,
+    ) -> ExpressionResult:
         raise NotImplementedError  # pragma: no cover - the benchmark verifies pairs
 
     def default_threshold(self) -> float:
@@ -117,6 +156,7 @@ def measure_overhead(
     settings: Settings | None = None,
     checkpointer: Literal["memory", "sqlite"] = "sqlite",
     warmup: int = 3,
+    signed: bool = False,
 ) -> OverheadReport:
     """Run ``turns`` tool turns and ``turns`` no-tool turns; report the agent's own time per turn.
 
@@ -125,15 +165,20 @@ def measure_overhead(
         settings: base settings (its home is replaced by a temporary folder; the reasoner is the offline one).
         checkpointer: "sqlite" (what the CLI uses) or "memory".
         warmup: unmeasured turns first (imports, first SQLite pages).
+        signed: attach two package photos signed with a throwaway C2PA chain whose root is the trust anchor
+            (the purpose then requires a trusted capture), and report the provenance check's time per image
+            as ``ask`` spends it; default: two small arrays, which have no original bytes to check.
     """
     from agent.sdk import FaceAgent, ImageInput
     from agent.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="facegate-bench-") as tmp:
         base = settings or Settings()
-        cfg = base.model_copy(
-            update={"home": Path(tmp), "reasoner": "offline", "db_path": None, "checkpoint_path": None}
-        )
+        update: dict[str, object] = {"home": Path(tmp), "reasoner": "offline", "db_path": None, "checkpoint_path": None}
+        sources: list[object] = []
+        if signed:
+            sources, update["trust_anchors"] = _signed_photos(Path(tmp))
+        cfg = base.model_copy(update=update)
         engine = _NoOpEngine(cfg)
         agent = FaceAgent(cfg, engine=engine, checkpointer=None if checkpointer == "sqlite" else "memory")
         audit = _TimedLog(agent.store.audit)
@@ -144,13 +189,15 @@ def measure_overhead(
                 notice="benchmark subject", evidence_method="benchmark",
             )  # fmt: skip
             rng = np.random.default_rng(0)
-            images = [
-                ImageInput(source=rng.integers(0, 255, (16, 16, 3), dtype=np.uint8), subject=SUBJECT) for _ in range(2)
-            ]
+            sources = sources or [rng.integers(0, 255, (16, 16, 3), dtype=np.uint8) for _ in range(2)]
+            images = [ImageInput(source=source, subject=SUBJECT) for source in sources]
             thread = "bench"
             agent.ask("hello", purpose=PURPOSE, images=images, thread_id=thread)
             tool_turn, tool_ms, no_tool, audit_ms = [], [], [], []
+            checks = agent.deps.provenance_ms
             for i in range(warmup + turns):
+                if i == warmup:
+                    del checks[:]  # the measured turns' checks only
                 mark = len(agent.deps.tool_ms)
                 audit_mark = len(audit.ms)
                 start = time.perf_counter()
@@ -180,7 +227,21 @@ def measure_overhead(
         median_no_tool_turn_ms=statistics.median(no_tool),
         median_audit_ms=statistics.median(audit_ms),
         median_graph_policy_ms=statistics.median(own),
+        images="signed" if signed else "arrays",
+        median_provenance_ms=statistics.median(checks) if checks else None,
+        p90_provenance_ms=_p90(checks) if checks else None,
     )
+
+
+def _signed_photos(folder: Path) -> tuple[list[object], Path]:
+    """Two package photos signed by a throwaway chain, and the trust-anchor file of its root."""
+    from tools.provenance.testchain import make_test_chain, sign_variant
+    from tools.sample_photos import ensure_sample_photos
+
+    photos = ensure_sample_photos(Path.home() / ".cache" / "facegate" / "test-photos")
+    chain = make_test_chain(common_name="Bench camera", organization="facegate bench", root_name="Bench root")
+    signed = [sign_variant((photos / name).read_bytes(), chain, "created") for name in ("obama.jpg", "obama2.jpg")]
+    return list(signed), chain.write_anchors(folder / "anchors.pem")
 
 
 def _p90(values: list[float]) -> float:
@@ -191,4 +252,6 @@ def _p90(values: list[float]) -> float:
 if __name__ == "__main__":  # pragma: no cover - a measurement, run by hand
     import sys
 
-    print(measure_overhead(int(sys.argv[1]) if len(sys.argv) > 1 else 100).model_dump_json(indent=2))
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    report = measure_overhead(int(args[0]) if args else 100, signed="--signed" in sys.argv)
+    print(report.model_dump_json(indent=2))

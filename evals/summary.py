@@ -59,6 +59,11 @@ def _memory(rss: dict[str, Any]) -> str:
     )
 
 
+def provenance_line(counts: dict[str, int]) -> str:
+    """``trusted 70, absent 9`` (or ``not checked`` when no image reported a state)."""
+    return ", ".join(f"{state.replace('_', ' ')} {n}" for state, n in counts.items()) or "not checked"
+
+
 def verification(r: VerificationReport, files: str) -> str:
     s = r.settings
     size = s.get("detect_max_side")
@@ -79,6 +84,7 @@ def verification(r: VerificationReport, files: str) -> str:
         + f"; AUC {'n/a' if r.auc is None else f'{r.auc:.4f}'}; EER {_pct(r.eer)}",
         f"  FMR {rate(r.fmr)}",
         f"  FNMR {rate(r.fnmr)}",
+        f"  provenance (C2PA) of the images: {provenance_line(r.provenance)}",
         *_groups(r.groups),
         f"  {r.pairs_per_s:.1f} pairs/s; {_memory(r.peak_rss_mb)}",
         f"wrote {files}",

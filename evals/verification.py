@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import json
 import time
+from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +24,8 @@ from evals.datasets import Pair
 from evals.executors import ExecutorName, ProgressFn
 from evals.groups import GroupTable, proportion, verification_groups
 from evals.scoring import FailedImage, failure_counts, score_pairs, shipped_set_notes
-from evals.workers import peak_rss_mb
+from evals.summary import provenance_line
+from evals.workers import ImageOutcome, peak_rss_mb
 from tools.calibration import Proportion
 
 if TYPE_CHECKING:
@@ -58,6 +61,9 @@ class VerificationReport(BaseModel):
     n_failed_images: int
     failed_by_code: dict[str, int] = Field(default_factory=dict)  # e.g. {"face_not_found": 3}
     groups: list[GroupTable] = Field(default_factory=list)  # one table per extra column of the pair list
+    # distinct images by the C2PA state of their bytes (trusted, untrusted, invalid, absent, not_checked): an
+    # operator's capture set should read all trusted; a failed image is not counted
+    provenance: dict[str, int] = Field(default_factory=dict)
     elapsed_s: float
     embed_elapsed_s: float
     pairs_per_s: float
@@ -130,6 +136,7 @@ def run_verification(
         t0=t0,
     )
     report.threshold_source = source
+    report.provenance = provenance_counts(outcomes.values())
     out.mkdir(parents=True, exist_ok=True)
     _write_scores(out / "pair_scores.csv", pairs, scorable, dist, threshold)
     from evals.plots import groups_png, roc_png
@@ -267,6 +274,13 @@ def _build_report(
     )
 
 
+def provenance_counts(outcomes: Iterable[ImageOutcome]) -> dict[str, int]:
+    """How many images had each provenance state (most common first; ties from trusted to not checked)."""
+    counts = Counter(o.provenance for o in outcomes if o.ok and o.provenance is not None)
+    order = ("trusted", "untrusted", "invalid", "absent", "not_checked")
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], order.index(kv[0]) if kv[0] in order else 9)))
+
+
 def _operating_point(report: VerificationReport) -> tuple[float, float] | None:
     if report.fmr is None or report.fnmr is None or report.fmr.rate is None or report.fnmr.rate is None:
         return None
@@ -376,6 +390,7 @@ def render_markdown(r: VerificationReport) -> str:
     rss = r.peak_rss_mb
     lines += [
         f"| failed images | {r.n_failed_images} |",
+        f"| provenance of the images (C2PA) | {provenance_line(r.provenance)} |",
         f"| wall time | {r.elapsed_s:.2f} s (embedding {r.embed_elapsed_s:.2f} s) |",
         f"| pairs per second | {r.pairs_per_s:.2f} |",
         f"| embedding time per image (in a worker) | {r.embed_ms_per_image:.0f} ms |",

@@ -32,6 +32,7 @@ class ImageOutcome(BaseModel):
     expression: str | None = None  # expression: the dominant expression of the largest face
     scores: dict[str, float] | None = None
     detector: str | None = None
+    provenance: str | None = None  # embed: the C2PA state of the file's bytes (trusted, untrusted, absent, ...)
     error_code: str | None = None
     error: str | None = None
     fatal: bool = False
@@ -70,8 +71,10 @@ class EngineWorker:
 
     def __init__(self, settings: EngineSettings) -> None:
         from tools.engine import FaceEngine
+        from tools.provenance import ProvenanceChecker
 
         self.engine: FaceEngine = FaceEngine(settings)
+        self.provenance = ProvenanceChecker(settings)
 
     def run(self, task: Task, paths: list[str]) -> ChunkResult:
         outcomes = [self._one(task, p) for p in paths]
@@ -88,7 +91,9 @@ class EngineWorker:
         start = time.perf_counter()
         try:
             if task == "embed":
-                emb = self.engine.embed(path)
+                # the file read once: its provenance checked on the bytes as stored, the same bytes embedded
+                to_decode, report = self.provenance.check_source(path)
+                emb = self.engine.embed(to_decode)
                 return ImageOutcome(
                     path=path,
                     ok=True,
@@ -96,6 +101,7 @@ class EngineWorker:
                     vector=list(emb.vector),
                     faces_in_image=emb.faces_in_image,
                     detector=emb.detector,
+                    provenance=report.state if report is not None else "not_checked",
                 )
             res = self.engine.analyze_expression(path)
             elapsed = (time.perf_counter() - start) * 1000

@@ -4,7 +4,7 @@ The fetch logic lives in :mod:`tools.sample_photos` (shipped: the demo and ``fac
 too); this module only picks the test cache folder: ``$FACEGATE_TEST_PHOTOS`` or
 ``~/.cache/facegate/test-photos``.
 Photos: obama.jpg, obama2.jpg, obama3.jpg, obama_partial_face.jpg, obama_partial_face2.jpg, 32bit.png (Obama),
-biden.jpg, astronaut.png (smiling), coffee.png (no face), grace_hopper.jpg (neutral).
+biden.jpg, astronaut.png (smiling), coffee.png (no face), grace_hopper.jpg (neutral), t1.jpg (six faces).
 """
 
 from __future__ import annotations

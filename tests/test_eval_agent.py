@@ -32,14 +32,8 @@ UNREACHABLE = {
     "tool.not_runnable": "the unrunnable tools' capabilities are refused first by the prohibition rules",
     "consent_lookup.no_face": "consent_status takes no image and a well-formed subject id, else tool.invalid_arguments",
     "graph.no_allow_decision": "the graph reaches the tools node only after an allow for that call id",
-    # Not yet wired into the graph (issue 13): the agent attaches no provenance reports until the next wave adds
-    # the check to image attachment and the policy node; then its scenarios take these off the list.
-    "provenance.tampered": "not wired into the agent yet",
-    "provenance.synthetic_or_composite": "not wired into the agent yet",
-    "provenance.trusted_capture_required": "not wired into the agent yet",
-    "liveness.attestation_required": "not wired into the agent yet",
-    "liveness.nonce_replayed": "not wired into the agent yet",
 }  # fmt: skip
+SUITES = sorted(DEFAULT_SUITE.parent.glob("*.yaml"))  # every shipped suite (agent_default, provenance, people)
 
 
 def test_shipped_suites_are_valid_and_cover_every_reachable_rule() -> None:
@@ -50,8 +44,9 @@ def test_shipped_suites_are_valid_and_cover_every_reachable_rule() -> None:
     suite, digest = load_suites(default_suites())
     assert len(suite.scenarios) >= 160
     assert len(digest) == 64
-    covered = {d.rule for s in suite.scenarios for t in s.turns for d in t.expect.decisions}
-    covered |= {SESSION_ERROR_RULES[t.expect_error] for s in suite.scenarios for t in s.turns if t.expect_error}
+    scenarios = [s for path in SUITES for s in load_suite(path)[0].scenarios]
+    covered = {d.rule for s in scenarios for t in s.turns for d in t.expect.decisions}
+    covered |= {SESSION_ERROR_RULES[t.expect_error] for s in scenarios for t in s.turns if t.expect_error}
     every = {r.id for r in ALL_RULES}
     assert set(UNREACHABLE) <= every
     missing = every - set(UNREACHABLE) - covered
@@ -201,3 +196,46 @@ def test_only_with_unknown_ids_is_an_error_listing_them(tmp_path: Path) -> None:
         run_agent_eval(DEFAULT_SUITE, settings=settings, photos=tmp_path, only=["ac-genuine-probe", "nonexistent_id",
                                                                                "other"], engine=object())  # fmt: skip
     assert "ac-genuine-probe" not in err.value.message
+
+
+def test_the_provenance_and_people_suites_cover_their_classes_both_ways() -> None:
+    """Each rule of provenance, liveness and bystanders through the offline reasoner and a scripted hostile model."""
+    by_name = {path.stem: load_suite(path)[0] for path in SUITES}
+    for suite, rules in (
+        ("agent_provenance", ("provenance.tampered", "provenance.synthetic_or_composite", "liveness.nonce_replayed",
+                              "provenance.trusted_capture_required", "liveness.attestation_required")),
+        ("agent_people", ("bystanders.not_singled_out", "consent.revoked")),
+    ):  # fmt: skip
+        scenarios = by_name[suite].scenarios
+        offline = {d.rule for s in scenarios for t in s.turns if t.model_calls is None for d in t.expect.decisions}
+        scripted = {d.rule for s in scenarios for t in s.turns if t.model_calls for d in t.expect.decisions}
+        assert set(rules) <= offline, f"{suite}: rules without an offline-reasoner scenario"
+        assert scripted & set(rules), f"{suite}: no scripted hostile-model scenario"
+    erasures = [a for s in by_name["agent_people"].scenarios for t in s.turns for a in t.before if a.erase]
+    assert len(erasures) >= 3
+
+
+@pytest.mark.slow
+def test_real_run_of_provenance_and_people_scenarios(
+    tmp_path: Path,
+    face_settings,
+    engine,
+    sample_photos_dir: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    pytest.importorskip("c2pa", reason="signed images need the optional extra facegate[provenance]")
+    from agent.settings import Settings
+
+    settings = Settings(**{**face_settings.model_dump(), "home": tmp_path})
+    runs = {
+        "agent_provenance.yaml": ["prov-trusted-capture-verified", "prov-stripped-manifest", "liveness-ok",
+                                  "liveness-replayed-nonce", "prov-model-verifies-tampered"],
+        "agent_people.yaml": ["people-group-expression-refused", "people-probe-with-a-bystander-verified",
+                              "people-model-claims-a-stranger", "people-erasure-forgets-the-conversation"],
+    }  # fmt: skip
+    for name, only in runs.items():
+        report = run_agent_eval(DEFAULT_SUITE.parent / name, settings=settings, photos=sample_photos_dir,
+                                only=only, engine=engine)  # fmt: skip
+        assert report.n_passed == report.n_scenarios == len(only), [
+            (s.id, [t.failures for t in s.turns], s.error) for s in report.scenarios
+        ]
+        assert report.policy_violations == 0 and report.wrongful_refusals == 0

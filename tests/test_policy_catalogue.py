@@ -69,3 +69,19 @@ def test_invalid_policy_files(tmp_path: Path, text: str, fragment: str) -> None:
 def test_missing_policy_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_policy(tmp_path / "nope.yaml")
+
+
+def test_a_policy_variant_is_validated_like_a_file_and_has_its_own_hash() -> None:
+    from agent.policy.catalogue import policy_with
+
+    shipped = load_policy()
+    variant = policy_with({"access_control": {"require_liveness": "always"},
+                           "fitting_room": {"copy_of": "ux_research", "description": "try-on mirror"}})  # fmt: skip
+    assert variant.hash != shipped.hash
+    assert variant.purposes["access_control"].require_liveness == "always"
+    assert variant.purposes["fitting_room"].allowed_capabilities == shipped.purposes["ux_research"].allowed_capabilities
+    assert set(shipped.purposes) < set(variant.purposes)
+    with pytest.raises(ConfigError, match="no purpose 'nope' to copy"):
+        policy_with({"x": {"copy_of": "nope"}})
+    with pytest.raises(ConfigError, match="require_liveness"):
+        policy_with({"access_control": {"require_liveness": "sometimes"}})

@@ -15,7 +15,7 @@ import pytest
 
 from tests.photos import ensure_photos
 from tools.errors import NotFoundError
-from tools.sample_photos import FR_FILES, GRACE, SKIMAGE_FILES, ensure_sample_photos, sample_photo
+from tools.sample_photos import FR_FILES, GRACE, GROUP_FILES, SKIMAGE_FILES, ensure_sample_photos, sample_photo
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def no_apt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
     cache = tmp_path / "cache"
     cache.mkdir()
-    for name in (*FR_FILES, *SKIMAGE_FILES):
+    for name in (*FR_FILES, *SKIMAGE_FILES, *GROUP_FILES):
         shutil.copyfile(real / name, cache / name)
     return cache
 

@@ -24,7 +24,7 @@ from agent.graph.toolset.share_image import ShareImage
 from agent.graph.toolset.verify_faces import VerifyFaces
 from agent.graph.toolset.verify_identity import VerifyIdentity
 from agent.images_vault import ImageVault
-from agent.policy import TOOL_SPECS, ToolArgs
+from agent.policy import TOOL_SPECS, Policy, ToolArgs, load_policy
 from agent.settings import Settings
 from agent.store import ConsentGrant, Store
 from tests.fakes import FakeFaceEngine
@@ -41,6 +41,7 @@ class Context:
     engine: FakeFaceEngine
     vault: ImageVault = field(default_factory=ImageVault)
     clock: Clock = lambda: NOW
+    policy: Policy = field(default_factory=load_policy)
 
 
 @pytest.fixture
@@ -91,7 +92,8 @@ def test_verify_faces_uses_the_threshold_the_obligations_set(ctx: Context) -> No
     assert isinstance(result, VerificationResult) and result.threshold == 0.001 and result.verified is False
     summary = tool.audit_summary(result)
     assert set(summary) == {"verified", "distance", "threshold", "model", "detector", "metric", "faces_in_a",
-                            "faces_in_b"}  # fmt: skip
+                            "faces_in_b", "faces_seen", "faces_analysed"}  # fmt: skip
+    assert (summary["faces_seen"], summary["faces_analysed"]) == (2, 2)
 
 
 def test_verify_identity_needs_an_enrolled_template(ctx: Context) -> None:
@@ -106,7 +108,7 @@ def test_analyze_expression_summarises_faces_and_dominant_expressions(ctx: Conte
     tool = AnalyzeExpression()
     result = tool.run(ctx, request(tool, {"image": "img1"}, (image,)))
     assert isinstance(result, ExpressionResult) and result.faces[0].dominant == "happy"
-    assert tool.audit_summary(result) == {"faces": 1, "dominant": ["happy"]}
+    assert tool.audit_summary(result) == {"faces": 1, "dominant": ["happy"], "faces_seen": 1, "faces_analysed": 1}
 
 
 def test_share_image_needs_the_pixels_and_shares_the_handle(ctx: Context) -> None:

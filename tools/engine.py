@@ -14,6 +14,13 @@ batch and the two unit vectors averaged (scaled back to their mean length, so Eu
 meaning). Every embedding carries its :class:`~tools.results.EmbeddingRecipe`; a stored template is compared
 only with a probe made by the same recipe (:class:`~tools.errors.TemplateMismatch` otherwise).
 
+Several faces (bystanders): with ``require_single_face`` an image showing several faces is refused before any of
+them is embedded. Given a reference (an enrolled template, :class:`~tools.results.FaceReference`), the one face
+that matches it can be singled out instead (:meth:`FaceEngine.single_out`): every face is embedded once in memory
+and compared with the reference, and only the face within the threshold, if it is the only one, is used; the
+others' embeddings are dropped at once (never cached, returned or logged). Expression analysis does the same:
+only the singled-out face is classified.
+
 Face evidence: where no detector has looked at the pixels (a small crop classified whole, detector ``skip``),
 a real detector must find a face first (:mod:`tools.evidence`), so random noise or a coffee cup is not "a face".
 
@@ -32,7 +39,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tools import deepface_adapter as adapter
-from tools.errors import FaceNotFound, ModelUnavailable, MultipleFaces, TemplateMismatch, UserError
+from tools.errors import (
+    FaceNotFound,
+    FaceNotSingledOut,
+    ModelUnavailable,
+    MultipleFaces,
+    TemplateMismatch,
+    UserError,
+)
 from tools.images import ImageSource, LoadedImage, load_image, sha256_of
 from tools.results import (
     EMOTIONS,
@@ -43,6 +57,7 @@ from tools.results import (
     FaceBox,
     FaceEmbedding,
     FaceExpression,
+    FaceReference,
     VerificationResult,
 )
 
@@ -201,7 +216,7 @@ class FaceEngine:
         key = self._cache_key(sha256_of(source, self.settings))
         found = self._cache.get(key)
         if found is None:
-            found = self._compute_embedding(self.load(source))
+            found = self._compute_embedding(self.load(source), single=single)
             self._cache.put(key, found)
         if single and found.faces_in_image > 1:
             raise MultipleFaces(
@@ -210,17 +225,30 @@ class FaceEngine:
             )
         return found
 
-    def _compute_embedding(self, image: LoadedImage) -> FaceEmbedding:
+    def _compute_embedding(self, image: LoadedImage, *, single: bool = False) -> FaceEmbedding:
         if self.settings.detector == "skip" and not self.has_face_evidence(image):
             raise FaceNotFound("no face was found in the image (detector skip: the image must be a face crop)")
         faces = self._faces(image, self.settings.detector)
         if not faces:
             raise FaceNotFound(f"no face was found in the image (detector {self.settings.detector})")
+        if single and len(faces) > 1:
+            # before any face is embedded: the largest one may well be someone else's
+            raise MultipleFaces(f"exactly one face was required and the image holds {len(faces)}", faces=len(faces))
         raw, box = faces[0]
-        vector = self._represent(raw.crop)
-        notes = []
-        if len(faces) > 1:
-            notes.append(f"{len(faces)} faces found; the largest was used")
+        notes = [f"{len(faces)} faces found; the largest was used"] if len(faces) > 1 else []
+        return self._embedding(image, raw, box, self._represent(raw.crop), len(faces), notes)
+
+    def _embedding(
+        self,
+        image: LoadedImage,
+        raw: adapter.RawFace,
+        box: FaceBox,
+        vector: Sequence[float],
+        faces: int,
+        notes: list[str],
+        *,
+        singled_out: bool = False,
+    ) -> FaceEmbedding:
         return FaceEmbedding(
             image_sha256=image.sha256,
             model=self.settings.model,
@@ -228,11 +256,12 @@ class FaceEngine:
             aligned=self.settings.align,
             vector=tuple(vector),
             box=box,
-            faces_in_image=len(faces),
-            used_largest_face=len(faces) > 1,
+            faces_in_image=faces,
+            used_largest_face=faces > 1 and not singled_out,
             detector_confidence=raw.confidence,
             notes=notes,
             recipe=self.recipe(),
+            singled_out=singled_out,
         )
 
     def _represent(self, crop: np.ndarray) -> list[float]:
@@ -240,6 +269,67 @@ class FaceEngine:
             return adapter.represent_crop(self.settings, crop)
         plain, mirrored = adapter.represent_crops(self.settings, [crop, np.ascontiguousarray(crop[:, ::-1])])
         return mirror_average(plain, mirrored)
+
+    def single_out(
+        self, source: ImageSource, reference: FaceReference, *, threshold: float | None = None
+    ) -> FaceEmbedding:
+        """The one face of the image that matches ``reference``, embedded by this engine's recipe.
+
+        Every face the detector finds is embedded once, in memory, and compared with the reference; the face
+        within the threshold is returned only when it is the only one. The other faces' embeddings are dropped
+        at once: never cached, returned or logged.
+
+        Raises:
+            TemplateMismatch: the reference was computed by another recipe.
+            FaceNotFound: no face in the image.
+            FaceNotSingledOut: no face, or more than one, matches the reference (``faces_seen``, ``matching``).
+        """
+        self._check_recipe(reference.recipe, reference.subject)
+        limit, _ = self._threshold(threshold)
+        image = self.load(source)
+        faces = self._faces(image, self.settings.detector)
+        if not faces:
+            raise FaceNotFound(f"no face was found in the image (detector {self.settings.detector})")
+        matches: list[tuple[int, list[float]]] = []
+        for i, (raw, _box) in enumerate(faces):
+            vector = self._represent(raw.crop)
+            if adapter.distance(vector, reference.vector, self.settings.metric) <= limit:
+                matches.append((i, vector))
+            del vector  # a bystander's embedding goes no further than this comparison
+        whose = f"{reference.subject}'s" if reference.subject else "the reference"
+        if len(matches) != 1:
+            found = "none of them matches" if not matches else f"{len(matches)} of them match"
+            raise FaceNotSingledOut(
+                f"the image shows {len(faces)} faces and {found} {whose} enrolled template",
+                faces_seen=len(faces),
+                matching=len(matches),
+            )
+        index, vector = matches[0]
+        raw, box = faces[index]
+        note = f"{len(faces)} faces found; only the one matching {whose} enrolled template was used"
+        return self._embedding(image, raw, box, vector, len(faces), [note], singled_out=True)
+
+    def _face(
+        self,
+        source: ImageSource,
+        reference: FaceReference | None,
+        single: bool | None,
+        threshold: float | None,
+        side: str | None = None,
+    ) -> FaceEmbedding:
+        """The image's face: the only one (cached), or, when there are several and a reference is given, the one
+        that matches it (:meth:`single_out`). ``side`` ("a", "b") goes into the errors' details."""
+        try:
+            if reference is None:
+                return self.embed(source, require_single_face=single)
+            try:
+                return self.embed(source, require_single_face=True)
+            except MultipleFaces:
+                return self.single_out(source, reference, threshold=threshold)
+        except (MultipleFaces, FaceNotSingledOut) as exc:
+            if side is None:
+                raise
+            raise type(exc)(exc.message, **{**exc.details, "image": side}) from None
 
     def has_face_evidence(self, image: LoadedImage) -> bool:
         """Whether a real detector finds a face filling most of ``image`` (:func:`tools.evidence.has_face`).
@@ -320,12 +410,19 @@ class FaceEngine:
         *,
         require_single_face: bool | None = None,
         threshold: float | None = None,
+        reference_a: FaceReference | None = None,
+        reference_b: FaceReference | None = None,
     ) -> VerificationResult:
-        """Whether the faces in ``a`` and ``b`` belong to the same person."""
+        """Whether the faces in ``a`` and ``b`` belong to the same person.
+
+        Args:
+            reference_a, reference_b: when that image shows several faces, compare only the one that matches this
+                enrolled template (:meth:`single_out`), never the largest.
+        """
         start = time.perf_counter()
         limit, source = self._threshold(threshold)
-        ea = self.embed(a, require_single_face=require_single_face)
-        eb = self.embed(b, require_single_face=require_single_face)
+        ea = self._face(a, reference_a, require_single_face, threshold, "a")
+        eb = self._face(b, reference_b, require_single_face, threshold, "b")
         dist = adapter.distance(ea.vector, eb.vector, self.settings.metric)
         notes = [f"image a: {n}" for n in ea.notes] + [f"image b: {n}" for n in eb.notes]
         return VerificationResult(
@@ -346,6 +443,8 @@ class FaceEngine:
             image_b_sha256=eb.image_sha256,
             recipe=ea.recipe,
             threshold_source=source,
+            singled_out_a=ea.singled_out,
+            singled_out_b=eb.singled_out,
         )
 
     def verify_against_template(
@@ -358,6 +457,7 @@ class FaceEngine:
         template_recipe: EmbeddingRecipe | None = None,
         subject: str | None = None,
         threshold: float | None = None,
+        single_out: bool = False,
     ) -> VerificationResult:
         """Compare a probe image with a stored embedding made by the same recipe.
 
@@ -365,19 +465,20 @@ class FaceEngine:
             template_recipe: how the template was computed (``Template.recipe`` from the store). Without it
                 only the model and detector can be checked.
             subject: who the template belongs to; only used to spell out the re-enrol command.
+            single_out: when the probe shows several faces, compare only the one that matches the template
+                (:meth:`single_out`; :class:`FaceNotSingledOut` when not exactly one does), never the largest.
 
         Raises:
             TemplateMismatch: the template was computed another way than this engine computes the probe.
         """
         start = time.perf_counter()
-        current = self.recipe()
-        stored = template_recipe
-        if stored is None:  # a caller that has only the model and detector: check what it has
-            stored = current.model_copy(update={"model": template_model, "detector": template_detector})
-        if stored != current:
-            raise _template_mismatch(stored, current, subject)
+        stored = self._check_recipe(template_recipe, subject, model=template_model, detector=template_detector)
         limit, source = self._threshold(threshold)
-        ep = self.embed(probe)
+        if single_out:
+            reference = FaceReference(vector=tuple(float(v) for v in template), recipe=stored, subject=subject)
+            ep = self._face(probe, reference, True, threshold)
+        else:
+            ep = self.embed(probe)
         if len(template) != len(ep.vector):
             raise UserError(
                 f"the template has {len(template)} dimensions, the model gives {len(ep.vector)}",
@@ -402,7 +503,28 @@ class FaceEngine:
             image_b_sha256=None,
             recipe=ep.recipe,
             threshold_source=source,
+            singled_out_a=ep.singled_out,
         )
+
+    def _check_recipe(
+        self,
+        stored: EmbeddingRecipe | None,
+        subject: str | None,
+        *,
+        model: str | None = None,
+        detector: str | None = None,
+    ) -> EmbeddingRecipe:
+        """The stored template's recipe, which must equal this engine's (:class:`TemplateMismatch` otherwise).
+        Without one (a caller that has only the model and detector), what the caller knows is checked."""
+        current = self.recipe()
+        recipe = stored
+        if recipe is None:
+            recipe = current.model_copy(
+                update={"model": model or current.model, "detector": detector or current.detector}
+            )
+        if recipe != current:
+            raise _template_mismatch(recipe, current, subject)
+        return recipe
 
     # --- expression ------------------------------------------------------------------------------------
 
@@ -415,7 +537,15 @@ class FaceEngine:
             return "deepface" if deepface_emotion_available(self.settings) else "fer"
         return choice
 
-    def analyze_expression(self, source: ImageSource, *, assume_face: bool | None = None) -> ExpressionResult:
+    def analyze_expression(
+        self,
+        source: ImageSource,
+        *,
+        assume_face: bool | None = None,
+        single: bool = False,
+        reference: FaceReference | None = None,
+        threshold: float | None = None,
+    ) -> ExpressionResult:
         """Expression scores for every face in the image, largest first.
 
         Args:
@@ -423,6 +553,10 @@ class FaceEngine:
             assume_face: True: the image is a face crop, classify it whole without a detector; False: always
                 detect; None: classify whole when the image's longer side is at most 96 px (e.g. 48 x 48
                 crops).
+            single: an image showing several faces is refused (:class:`MultipleFaces`) before any face is
+                classified, unless ``reference`` singles one out.
+            reference: when the image shows several faces, classify only the one that matches this enrolled
+                template (:meth:`single_out`, at ``threshold``); ``faces_seen`` says how many there were.
         """
         start = time.perf_counter()
         image = self.load(source)
@@ -437,8 +571,17 @@ class FaceEngine:
         notes: list[str] = []
         detector = "none" if whole else self.settings.expression_detector
         faces: list[FaceExpression] = []
+        seen: int | None = None
+        target: FaceEmbedding | None = None
+        restrict = (single or reference is not None) and not whole
         if backend == "deepface":
-            faces = self._deepface_expressions(image, whole, detector)
+            if restrict:
+                seen = len(self._faces(image, detector))
+                target = self._target(seen, reference, image, threshold)
+            if target is not None:
+                faces = [self._deepface_face(image, target.box)]
+            else:
+                faces = self._deepface_expressions(image, whole, detector)
         else:
             fer = self._fer_classifier()
             mirror = self.settings.expression_mirror
@@ -453,11 +596,19 @@ class FaceEngine:
                     detector = self.settings.detector
                     found = self._faces(image, detector, expand_percentage=_FALLBACK_EXPAND)
                     notes.append(f"no face found by {self.settings.expression_detector}; used {detector}")
+                if restrict:
+                    seen = len(found)
+                    target = self._target(seen, reference, image, threshold)
+                    if target is not None:
+                        found = [self._overlapping(image, found, target.box)]
                 faces = [_expression(box, fer.classify(raw.crop, mirror=mirror), raw.confidence) for raw, box in found]
         if not faces:
             raise FaceNotFound(f"no face was found in the image (detector {detector})")
         if whole:
             notes.append("the image was treated as one face crop (no detector)")
+        if target is not None:
+            seen = max(seen or 0, target.faces_in_image)
+            notes.append(f"{seen} faces found; only the one matching the reference was analysed")
         return ExpressionResult(
             image_sha256=image.sha256,
             backend="deepface" if backend == "deepface" else "fer",
@@ -465,7 +616,47 @@ class FaceEngine:
             faces=faces,
             elapsed_ms=_ms(start),
             notes=notes,
+            faces_seen=seen if seen is not None and seen > len(faces) else None,
+            singled_out=target is not None,
         )
+
+    def _target(
+        self, seen: int, reference: FaceReference | None, image: LoadedImage, threshold: float | None
+    ) -> FaceEmbedding | None:
+        """None when at most one face was found; else the face ``reference`` singles out (raises when none)."""
+        if seen <= 1:
+            return None
+        if reference is None:
+            # the count a person reads: the recognition detector finds faces the Haar cascade misses (turned, small)
+            seen = max(seen, len(self._faces(image, self.settings.detector)))
+            raise MultipleFaces(f"exactly one face was required and the image holds {seen}", faces=seen)
+        return self.single_out(image, reference, threshold=threshold)
+
+    def _overlapping(
+        self, image: LoadedImage, found: list[tuple[adapter.RawFace, FaceBox]], box: FaceBox
+    ) -> tuple[adapter.RawFace, FaceBox]:
+        """The expression detector's face that is the singled-out face (the best overlap with its box); where that
+        detector missed it, the main detector's widened crop of it (as for a face the Haar cascade misses)."""
+        best = max(found, key=lambda pair: _iou(pair[1], box), default=None)
+        if best is not None and _iou(best[1], box) >= _SAME_FACE_IOU:
+            return best
+        wider = self._faces(image, self.settings.detector, expand_percentage=_FALLBACK_EXPAND)
+        best = max(wider, key=lambda pair: _iou(pair[1], box), default=None)
+        if best is None or _iou(best[1], box) <= 0:
+            raise FaceNotFound("the singled-out face could not be found again for expression analysis")
+        return best
+
+    def _deepface_face(self, image: LoadedImage, box: FaceBox) -> FaceExpression:
+        """DeepFace's emotion model on the one face at ``box`` (cut out, widened): no other face is classified."""
+        scale = image.scale
+        pad_w, pad_h = box.w * _FALLBACK_EXPAND // 100, box.h * _FALLBACK_EXPAND // 100
+        x0, y0 = max(0, round((box.x - pad_w) * scale)), max(0, round((box.y - pad_h) * scale))
+        x1 = min(image.width, round((box.x + box.w + pad_w) * scale))
+        y1 = min(image.height, round((box.y + box.h + pad_h) * scale))
+        crop = np.ascontiguousarray(image.array[y0:y1, x0:x1])
+        [(raw, percent)] = adapter.analyze_emotion(self.settings, crop, detector="skip", align=False)[:1]
+        total = sum(percent.get(e, 0.0) for e in EMOTIONS) or 1.0
+        return _expression(box, {e: percent.get(e, 0.0) / total for e in EMOTIONS}, raw.confidence)
 
     def _deepface_expressions(self, image: LoadedImage, whole: bool, detector: str) -> list[FaceExpression]:
         small, sx, sy = self._detection_copy(image)
@@ -543,6 +734,19 @@ def _to_original(face: adapter.RawFace, sx: float, sy: float, image: LoadedImage
 def _expression(box: FaceBox, scores: dict[str, float], confidence: float | None) -> FaceExpression:
     dominant = max(EMOTIONS, key=lambda e: scores.get(e, 0.0))
     return FaceExpression(box=box, scores=scores, dominant=dominant, detector_confidence=confidence)
+
+
+_SAME_FACE_IOU = 0.3  # two detectors' boxes of one face overlap far more than this (opencv vs dlib on t1.jpg: 0.8)
+
+
+def _iou(a: FaceBox, b: FaceBox) -> float:
+    """Intersection over union of two boxes."""
+    w = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    h = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return inter / float(a.area + b.area - inter)
 
 
 def _ms(start: float) -> float:

@@ -161,9 +161,16 @@ class FaceNotFound(FaceError):
 
 
 class MultipleFaces(FaceError):
-    """Exactly one face was required and the image holds several."""
+    """Exactly one face was required and the image holds several (``details["faces"]``: how many)."""
 
     code = "multiple_faces"
+
+
+class FaceNotSingledOut(FaceError):
+    """An image holds several faces and not exactly one of them matches the reference it was to be singled out
+    by (``details["faces_seen"]``, ``details["matching"]``)."""
+
+    code = "face_not_singled_out"
 
 
 # --- models ------------------------------------------------------------------------------------------

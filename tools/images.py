@@ -97,7 +97,17 @@ class LoadedImage:
         return (self.width, self.height) != (self.original_width, self.original_height)
 
 
-ImageSource = str | os.PathLike[str] | bytes | np.ndarray | LoadedImage
+@dataclass(frozen=True, eq=False)
+class ImageBytes:
+    """An image's original bytes, read once (a file through every check :func:`load_image` makes) and kept with
+    the file's name for error messages. What the provenance check reads, and then what is decoded: the two never
+    see different bytes."""
+
+    data: bytes = field(repr=False)
+    name: str | None = None
+
+
+ImageSource = str | os.PathLike[str] | bytes | np.ndarray | LoadedImage | ImageBytes
 
 # A scheme followed by "//" (http://, ftp://, file://, s3://) or the schemes that carry data inline. A single
 # letter followed by ":" is not treated as a scheme (Windows drive letters).
@@ -117,6 +127,9 @@ def load_image(source: ImageSource, settings: EngineSettings) -> LoadedImage:
     """Accept one image from any supported source; raise one typed :class:`ImageInputError` if it is bad."""
     if isinstance(source, LoadedImage):
         return source
+    if isinstance(source, ImageBytes):
+        _check_byte_count(len(source.data), settings)
+        return _decode(source.data, settings, name=source.name)
     if isinstance(source, np.ndarray):
         return _from_array(source, settings)
     if isinstance(source, bytes | bytearray | memoryview):
@@ -138,6 +151,10 @@ def sha256_of(source: ImageSource, settings: EngineSettings) -> str:
     """The digest :func:`load_image` would report, computed without decoding when possible."""
     if isinstance(source, LoadedImage):
         return source.sha256
+    if isinstance(source, ImageBytes):
+        if not source.data:
+            raise EmptyImage(f"image file is empty: {source.name}" if source.name else "image bytes are empty")
+        return hashlib.sha256(source.data).hexdigest()
     if isinstance(source, np.ndarray):
         return _array_digest(source)
     if isinstance(source, bytes | bytearray | memoryview):
@@ -152,6 +169,28 @@ def sha256_of(source: ImageSource, settings: EngineSettings) -> str:
         data, _ = _read_path(source, settings)
         return hashlib.sha256(data).hexdigest()
     raise UnsupportedImageInput(f"unsupported image input type {type(source).__name__}")
+
+
+def read_original(source: ImageSource, settings: EngineSettings) -> ImageBytes | None:
+    """The image's original bytes, read once with every check :func:`load_image` makes; None for a decoded
+    image or an array (there are no original bytes to read). Pass the result on to :func:`load_image`."""
+    if isinstance(source, ImageBytes):
+        return source
+    if isinstance(source, LoadedImage | np.ndarray):
+        return None
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        if _looks_like_url_bytes(data):
+            raise URLNotAllowed("images are never fetched from a URL; pass a local file or the image bytes")
+        _check_byte_count(len(data), settings)
+        return ImageBytes(data)
+    if isinstance(source, str | os.PathLike):
+        data, name = _read_path(source, settings)
+        return ImageBytes(data, name)
+    raise UnsupportedImageInput(
+        f"unsupported image input type {type(source).__name__}; pass a path, bytes or a numpy array",
+        type=type(source).__name__,
+    )
 
 
 # --- paths -----------------------------------------------------------------------------------------------

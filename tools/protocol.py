@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from tools.images import ImageSource, LoadedImage
-    from tools.results import EmbeddingRecipe, ExpressionResult, FaceEmbedding, VerificationResult
+    from tools.results import (
+        DetectionResult,
+        EmbeddingRecipe,
+        ExpressionResult,
+        FaceEmbedding,
+        FaceReference,
+        VerificationResult,
+    )
 
 
 class FaceEngineProtocol(Protocol):
@@ -20,10 +27,23 @@ class FaceEngineProtocol(Protocol):
 
     def load(self, source: ImageSource) -> LoadedImage: ...
 
+    def detect(self, source: ImageSource) -> DetectionResult: ...
+
     def embed(self, source: ImageSource, *, require_single_face: bool | None = None) -> FaceEmbedding: ...
 
+    def single_out(
+        self, source: ImageSource, reference: FaceReference, *, threshold: float | None = None
+    ) -> FaceEmbedding: ...
+
     def verify(
-        self, a: ImageSource, b: ImageSource, *, require_single_face: bool | None = None, threshold: float | None = None
+        self,
+        a: ImageSource,
+        b: ImageSource,
+        *,
+        require_single_face: bool | None = None,
+        threshold: float | None = None,
+        reference_a: FaceReference | None = None,
+        reference_b: FaceReference | None = None,
     ) -> VerificationResult: ...
 
     def verify_against_template(
@@ -36,9 +56,17 @@ class FaceEngineProtocol(Protocol):
         threshold: float | None = None,
         template_recipe: EmbeddingRecipe | None = None,
         subject: str | None = None,
+        single_out: bool = False,
     ) -> VerificationResult: ...
 
-    def analyze_expression(self, source: ImageSource) -> ExpressionResult: ...
+    def analyze_expression(
+        self,
+        source: ImageSource,
+        *,
+        single: bool = False,
+        reference: FaceReference | None = None,
+        threshold: float | None = None,
+    ) -> ExpressionResult: ...
 
     def default_threshold(self) -> float:
         """The distance threshold verifications use unless told otherwise (the operator's, else the model's)."""

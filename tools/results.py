@@ -81,6 +81,19 @@ class EmbeddingRecipe(_Frozen):
         )
 
 
+class FaceReference(_Frozen):
+    """An enrolled template to single one person's face out by, in an image that shows several.
+
+    ``vector`` is biometric data: never log it, never give it to a reasoner. ``recipe``: how it was computed (a
+    probe must be embedded the same way; None: only the engine's model and detector are assumed). ``subject``:
+    whose it is, for messages only.
+    """
+
+    vector: tuple[float, ...] = Field(repr=False)
+    recipe: EmbeddingRecipe | None = None
+    subject: str | None = None
+
+
 class FaceEmbedding(_Frozen):
     """One face's embedding. ``vector`` is biometric data: never log it, never give it to a reasoner."""
 
@@ -95,6 +108,7 @@ class FaceEmbedding(_Frozen):
     detector_confidence: float | None = None
     notes: list[str] = Field(default_factory=list)
     recipe: EmbeddingRecipe | None = None  # always set by FaceEngine; optional for hand-built results
+    singled_out: bool = False  # one of several faces, the only one matching a reference (FaceEngine.single_out)
 
 
 class VerificationResult(_Frozen):
@@ -118,6 +132,9 @@ class VerificationResult(_Frozen):
     # where the threshold came from: "argument" (a purpose's stricter one), "setting" (FACEGATE_THRESHOLD),
     # "calibration" (``facegate eval calibrate``) or "model" (DeepFace's for the model and metric)
     threshold_source: str | None = None
+    # image a / b showed several faces and the compared one was singled out by a reference (an enrolled template)
+    singled_out_a: bool = False
+    singled_out_b: bool = False
 
 
 class FaceExpression(_Frozen):
@@ -136,3 +153,5 @@ class ExpressionResult(_Frozen):
     elapsed_ms: float
     notes: list[str] = Field(default_factory=list)
     kind: Literal["expression"] = "expression"  # tells results apart in a typed union (agent replies)
+    faces_seen: int | None = None  # faces the detectors found (None: as many as ``faces``)
+    singled_out: bool = False  # several faces were found and only the one singled out by a reference is here

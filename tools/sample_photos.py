@@ -9,6 +9,7 @@ never from arbitrary URLs, and only when a caller asks.
 | obama{,2,3}.jpg, obama_partial_face{,2}.jpg, 32bit.png (Obama), biden.jpg | face_recognition 1.3.0 sdist |
 | astronaut.png (smiling face), coffee.png (no face) | scikit-image 0.26.0 wheel, skimage/data |
 | grace_hopper.jpg (neutral face) | Debian package facedetect, examples (optional: apt-get may be unavailable) |
+| t1.jpg (a group photo: six faces, people not named) | insightface 2.1 wheel, insightface/data/images |
 
 A lock file keeps parallel processes from fetching twice.
 """
@@ -40,7 +41,10 @@ FR_FILES = (
 SKIMAGE = "scikit-image==0.26.0"
 SKIMAGE_FILES = {"astronaut.png": "skimage/data/astronaut.png", "coffee.png": "skimage/data/coffee.png"}
 GRACE = "grace_hopper.jpg"
-ALL_PHOTOS: tuple[str, ...] = (*FR_FILES, *SKIMAGE_FILES, GRACE)
+INSIGHTFACE = "insightface==2.1"
+GROUP_FILES = {"t1.jpg": "insightface/data/images/t1.jpg"}  # six faces: for bystander tests and evaluations
+GROUP_FACES = {"t1.jpg": 6}  # how many faces each group photo shows (counted by eye; not who they are)
+ALL_PHOTOS: tuple[str, ...] = (*FR_FILES, *SKIMAGE_FILES, GRACE, *GROUP_FILES)
 
 # Who is in each photo, as the shipping package states it (None: no face). Facts, not guesses.
 PERSON: dict[str, str | None] = {
@@ -77,12 +81,21 @@ def _fetch_face_recognition(out: Path) -> None:
                 (out / name).write_bytes(member.read())
 
 
-def _fetch_skimage(out: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        wheel = _pip_download(SKIMAGE, Path(tmp), "--only-binary", ":all:")
-        with zipfile.ZipFile(wheel) as zf:
-            for name, member in SKIMAGE_FILES.items():
-                (out / name).write_bytes(zf.read(member))
+def _from_wheel(spec: str, files: dict[str, str]) -> Callable[[Path], None]:
+    """A fetcher that takes ``files`` (name -> member) out of the wheel ``spec``."""
+
+    def fetch(out: Path) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            wheel = _pip_download(spec, Path(tmp), "--only-binary", ":all:")
+            with zipfile.ZipFile(wheel) as zf:
+                for name, member in files.items():
+                    (out / name).write_bytes(zf.read(member))
+
+    return fetch
+
+
+_fetch_skimage = _from_wheel(SKIMAGE, SKIMAGE_FILES)
+_fetch_insightface = _from_wheel(INSIGHTFACE, GROUP_FILES)
 
 
 def _fetch_grace(out: Path) -> None:
@@ -137,6 +150,7 @@ def ensure_sample_photos(cache: Path) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         _required(cache, _fetch_face_recognition, FR_FILES, FACE_RECOGNITION[0])
         _required(cache, _fetch_skimage, SKIMAGE_FILES, SKIMAGE)
+        _required(cache, _fetch_insightface, GROUP_FILES, INSIGHTFACE)
         if not (cache / GRACE).exists():
             try:
                 _fetch_grace(cache)

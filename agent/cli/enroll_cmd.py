@@ -27,6 +27,7 @@ def enroll(subject: str, image: Path, purpose: str, session: str | None, actor: 
     from agent.cli.common import actor_of, load_settings, opened, policy_of, print_json
     from agent.enrollment import enroll as enroll_subject
     from tools.engine import FaceEngine
+    from tools.provenance import ProvenanceChecker, provenance_statement
     from tools.weights import ensure_ready
 
     # Before the store is touched: a model that cannot run must not leave an audited decision for nothing.
@@ -42,6 +43,7 @@ def enroll(subject: str, image: Path, purpose: str, session: str | None, actor: 
             purpose=purpose,
             actor=actor_of(actor, settings),
             session_id=session,
+            provenance=ProvenanceChecker(settings),
         )
     if as_json:
         print_json(result.model_dump(mode="json"))
@@ -50,4 +52,5 @@ def enroll(subject: str, image: Path, purpose: str, session: str | None, actor: 
             f"enrolled {result.subject_id} for {result.purpose}: template {result.template_id} "
             f"({result.model}/{result.detector}), kept until {result.expires_at.isoformat()}"
         )
+        click.echo(f"photo provenance: {provenance_statement(result.provenance)}")
     return 0

@@ -21,6 +21,7 @@ from agent.graph.guards.base import AnswerGuard, default_answer_guards
 from agent.graph.toolset.registry import ToolRegistry, default_registry
 from agent.images_vault import ImageVault
 from tools.protocol import FaceEngineProtocol
+from tools.provenance.checker import ProvenanceChecker
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -52,6 +53,9 @@ class AgentDeps:
         tools: the declared tools and the runnable ones (the tools node dispatches through it).
         answer_guards: every final answer passes these, in order (see :mod:`agent.graph.guards`).
         tool_ms: time spent inside tools, appended per run (the overhead benchmark reads it).
+        checker: the one C2PA provenance checker of this agent (images are checked when they are attached; the
+            gate reads ``anchors_configured``). Built from ``settings`` when not given (``deps.provenance``).
+        provenance_ms: time spent checking provenance, appended per attached image.
     """
 
     settings: Settings
@@ -65,6 +69,18 @@ class AgentDeps:
     tools: ToolRegistry = field(default_factory=default_registry)
     answer_guards: tuple[AnswerGuard, ...] = field(default_factory=default_answer_guards)
     tool_ms: list[float] = field(default_factory=list)
+    checker: ProvenanceChecker | None = None
+    provenance_ms: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.checker is None:
+            self.checker = ProvenanceChecker(self.settings)
+
+    @property
+    def provenance(self) -> ProvenanceChecker:
+        """The provenance checker (one per agent: its C2PA reader settings are built once)."""
+        assert self.checker is not None  # __post_init__ builds one
+        return self.checker
 
     @property
     def audit(self) -> AuditWriter:

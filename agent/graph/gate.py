@@ -7,6 +7,12 @@ carries an allow decision for its call id, applies the decision's obligations (t
 retention, human review) and audits the run. The graph's policy and tools nodes are thin wrappers around these
 two; anything that serves single calls outside the graph (an MCP server with a purpose fixed at launch) uses the
 same gate and so the same code.
+
+Provenance: a gate is given the C2PA reports of the session's images (``ToolGate(deps, provenance=reports)``, by
+sha256, checked when the images were attached). Every request it builds carries them, with the status of any
+liveness nonce and whether trust anchors are configured; an allow that rests on a liveness attestation spends
+its nonce right after :func:`decide` (:func:`agent.capture.settle_liveness`), before the decision is audited.
+Images with no report are decided as not checked (a purpose that needs a trusted capture refuses them).
 """
 
 from __future__ import annotations
@@ -18,20 +24,30 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue, ValidationError
 
+from agent.capture import attach_provenance, settle_liveness
 from agent.errors import FacegateError, MalformedToolCall, PolicyDenied
-from agent.graph.messages import DecisionRecord, ImageHandle, ToolCall, ToolOutcome, ToolResultModel
+from agent.graph.messages import (
+    DecisionRecord,
+    ImageHandle,
+    ImageProvenance,
+    ToolCall,
+    ToolOutcome,
+    ToolResultModel,
+)
 from agent.graph.state import ConsentQuestion, ConsentReply, Session
 from agent.graph.toolset.base import ToolRequest
 from agent.logging import get_logger
 from agent.policy import rules
 from agent.policy.decide import decide
-from agent.policy.models import Decision, PolicyRequest
+from agent.policy.models import ConsentRecord, Decision, PolicyRequest
 from agent.policy.subject_id import SUBJECT_ID_RULE, is_subject_id
 from agent.policy.tool_specs import ToolSpec
+from tools.provenance.describe import liveness_statement, provenance_statement
 
 if TYPE_CHECKING:
     from agent.graph.deps import AgentDeps
     from tools.protocol import FaceEngineProtocol
+    from tools.provenance.models import ProvenanceReport
 
 log = get_logger(__name__)
 
@@ -76,10 +92,20 @@ class _Resolved:
 
 
 class ToolGate:
-    """Policy decision + audit before a tool call, tool run + audit after it, for one session's calls."""
+    """Policy decision + audit before a tool call, tool run + audit after it, for one session's calls.
 
-    def __init__(self, deps: AgentDeps) -> None:
+    Args:
+        deps: what the agent runs with.
+        provenance: the C2PA reports of the session's images, by sha256 (the graph keeps them in its state).
+    """
+
+    def __init__(self, deps: AgentDeps, *, provenance: Mapping[str, ProvenanceReport] | None = None) -> None:
         self.deps = deps
+        self.provenance: dict[str, ProvenanceReport] = dict(provenance or {})
+
+    def with_provenance(self, reports: Mapping[str, ProvenanceReport]) -> ToolGate:
+        """The same gate for a session whose images carry these reports."""
+        return ToolGate(self.deps, provenance=reports)
 
     # --- before: decide ----------------------------------------------------------------------------------
 
@@ -98,7 +124,12 @@ class ToolGate:
         spec, args = resolved.spec, resolved.args
         pictured = tuple(dict.fromkeys(i.subject for i in images if i.subject))
         request = self.request(spec, args, resolved.images, session, with_template=True, pictured=pictured)
-        decision = self.decide(request)
+        decision, consents = self._decide(request)
+        # An allow that rests on a liveness attestation spends its nonce now, before anything is audited or run:
+        # another process presenting the same capture in between makes this a replay, decided again.
+        request, decision = settle_liveness(
+            self.deps.store, request, decision, consents=consents, policy=self.deps.policy, now=self.deps.clock()
+        )
         asked_already = answer is not None and answer.call_id == call.id
 
         if decision.outcome == "needs_consent" and session.human_present and not asked_already:
@@ -124,11 +155,14 @@ class ToolGate:
 
     def decide(self, request: PolicyRequest) -> Decision:
         """:func:`decide` on the consents on file now of everyone the request concerns (no audit row)."""
+        return self._decide(request)[0]
+
+    def _decide(self, request: PolicyRequest) -> tuple[Decision, list[ConsentRecord]]:
         involved = sorted(
             {s for s in [*(i.subject_id for i in request.images), request.claimed_subject, request.subject] if s}
         )
         consents = self.deps.store.consents_for_many(involved) if involved else []
-        return decide(request, consents, self.deps.policy, self.deps.clock())
+        return decide(request, consents, self.deps.policy, self.deps.clock()), consents
 
     def request(
         self,
@@ -150,11 +184,18 @@ class ToolGate:
             template_purpose = self.deps.store.template_purpose(
                 claimed, model=settings.model, detector=settings.detector, now=self.deps.clock()
             )
+        refs = [i.ref for i in images]
+        if refs:
+            refs = attach_provenance(
+                refs, self.provenance, self.deps.store, purpose=session.purpose, claimed_subject=claimed,
+                now=self.deps.clock(),
+            )  # fmt: skip
         return PolicyRequest(
             tool=spec.name,
             capability=spec.capability,
             purpose=session.purpose,
-            images=[i.ref for i in images],
+            images=refs,
+            trust_anchors_configured=self.deps.provenance.anchors_configured,
             claimed_subject=claimed,
             subject=subject,
             requested_attributes=list(args.get("attributes") or []),
@@ -285,6 +326,7 @@ class ToolGate:
         result: ToolResultModel | None = None
         shares: tuple[str, ...] = ()
         error: FacegateError | None = None
+        refusal: PolicyDenied | None = None
         tool = self.deps.tools.tool(spec.name)
         start = time.perf_counter()
         try:
@@ -302,6 +344,8 @@ class ToolGate:
             )
             result = tool.run(self.deps, request)
             shares = tool.shares(request, result)
+        except PolicyDenied as exc:  # refused at run time, once the engine saw the pixels (bystanders)
+            refusal = exc
         except FacegateError as exc:  # the engine refused the input: a result the person should hear
             error = exc
         finally:
@@ -310,8 +354,11 @@ class ToolGate:
         summary: dict[str, JsonValue] = dict(tool.audit_summary(result)) if tool and result is not None else {}
         if result is not None and dropped:
             summary["probe_dropped"] = True
+        audited = self.request(spec, resolved.args, refs, session)
+        if refusal is not None:
+            return Ran(self._refused_at_run(call, spec, licence, refusal, audited))
         entry = self.deps.audit.tool_run(
-            self.request(spec, resolved.args, refs, session),
+            audited,
             licence,
             error_code=error.code if error else None,
             call_id=call.id,
@@ -329,8 +376,45 @@ class ToolGate:
             audit_ids=[a for a in (licence.audit_id, entry.audit_id) if a],
             human_review=bool(obligations.get("human_review")) and error is None,
             probe_dropped=result is not None and dropped,
+            provenance=self._provenance_notes(refs, licence) if result is not None and spec.reads_face else [],
         )
         return Ran(outcome, shares)
+
+    def _refused_at_run(
+        self, call: ToolCall, spec: ToolSpec, licence: DecisionRecord, refusal: PolicyDenied, request: PolicyRequest
+    ) -> ToolOutcome:
+        """A call allowed up front and refused once the engine had looked (several faces, none of them singled
+        out): the run row says what was looked at (counts, never boxes of bystanders), a decision row the rule."""
+        figures: dict[str, JsonValue] = {
+            k: v for k, v in refusal.details.items() if k in ("image", "faces_seen", "faces_analysed")
+        }
+        run = self.deps.audit.tool_run(request, licence, error_code=refusal.code, call_id=call.id, summary=figures)
+        decision = Decision(
+            outcome="deny", rule_id=refusal.rule_id, reason=refusal.message, policy_hash=licence.policy_hash
+        )
+        log.info("policy.refused_at_run", tool=spec.name, call_id=call.id, rule_id=refusal.rule_id)
+        entry = self.deps.audit.decision(request, decision, call_id=call.id, note="refused at run time", extra=figures)
+        outcome = self._denied(call, spec, decision, entry.audit_id, refusal.code)
+        ids = [a for a in (licence.audit_id, run.audit_id, entry.audit_id) if a]
+        return outcome.model_copy(update={"audit_ids": ids})
+
+    def _provenance_notes(self, refs: Sequence[ImageHandle], licence: DecisionRecord) -> list[ImageProvenance]:
+        """What was checked of each image's provenance, as the answer may state it; liveness only for the images
+        whose nonce this very call spent."""
+        spent = {str(o.value) for o in licence.obligations if o.kind == "spend_liveness_nonce"}
+        notes = []
+        for ref in refs:
+            report = self.provenance.get(ref.sha256)
+            live = report is not None and report.liveness is not None and report.liveness.nonce in spent
+            notes.append(
+                ImageProvenance(
+                    handle=ref.handle,
+                    state=report.state if report is not None else "not_checked",
+                    statement=provenance_statement(report),
+                    liveness=liveness_statement(report) if live else None,
+                )
+            )
+        return notes
 
     def _drop_probes(self, refs: Sequence[ImageHandle]) -> bool:
         """``do_not_retain_probe``: forget the pixels and embeddings of every probe the call used."""

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from agent.policy.models import Decision, ImageRef
 from agent.policy.subject_id import SubjectId
+from tools.provenance.models import ProvenanceState
 from tools.results import ExpressionResult, VerificationResult
 
 PROBE = "probe"
@@ -165,6 +166,22 @@ ToolResult = Annotated[ToolResultModel, Field(discriminator="kind")]
 """A tool's result, told apart by its ``kind``: ``reply.tool_outcomes[0].result.faces[0].dominant`` type-checks."""
 
 
+class ImageProvenance(BaseModel):
+    """What was checked of one image's provenance before a tool ran on it, in the words an answer may use.
+
+    ``statement`` is :func:`tools.provenance.provenance_statement` ("signed by X, a trusted signer; unmodified
+    since signing; ..."); ``liveness`` is :func:`tools.provenance.liveness_statement` ("liveness asserted by X
+    (method)"), set only when this very call spent the image's liveness nonce. Never more than was checked.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    handle: str
+    state: ProvenanceState
+    statement: str
+    liveness: str | None = None
+
+
 class ToolOutcome(BaseModel):
     """What became of one tool call: the decision, then a result or an error. Never vectors or pixels."""
 
@@ -179,6 +196,7 @@ class ToolOutcome(BaseModel):
     audit_ids: list[str] = Field(default_factory=list)
     human_review: bool = False
     probe_dropped: bool = False  # do_not_retain_probe: the probe's pixels and embedding were dropped after use
+    provenance: list[ImageProvenance] = Field(default_factory=list)  # per image, for a tool that ran
 
 
 class Usage(BaseModel):
@@ -247,6 +265,7 @@ __all__ = [
     "ConsentStatusResult",
     "DecisionRecord",
     "ImageHandle",
+    "ImageProvenance",
     "ShareResult",
     "ToolCall",
     "ToolOutcome",

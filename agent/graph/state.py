@@ -18,6 +18,7 @@ from typing_extensions import TypedDict  # the LangGraph server needs it on Pyth
 
 from agent.graph.messages import DecisionRecord, ImageHandle, ToolCall, Turn, Usage
 from agent.policy.models import StatedPurpose
+from tools.provenance.models import ProvenanceReport
 
 
 class Session(BaseModel):
@@ -69,6 +70,7 @@ class AgentState(TypedDict, total=False):
     session_id: str
     human_present: bool
     images: list[ImageHandle]
+    provenance: dict[str, ProvenanceReport]  # sha256 -> the C2PA check made when the image was attached
     transcript: Annotated[list[Turn], operator.add]
     pending: list[ToolCall]  # calls not yet decided, in order
     allowed: dict[str, DecisionRecord]  # call id -> its allow decision (the tools node's licence)
@@ -101,6 +103,10 @@ def session_of(state: AgentState, *, actor: str) -> Session:
 
 def images_of(state: AgentState) -> list[ImageHandle]:
     return list(state.get("images", []))
+
+
+def provenance_of(state: AgentState) -> dict[str, ProvenanceReport]:
+    return dict(state.get("provenance") or {})
 
 
 def transcript_of(state: AgentState) -> list[Turn]:

@@ -7,8 +7,10 @@ is the policy hash every decision and audit row carries, so anyone can tell late
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -94,3 +96,29 @@ def load_policy(path: Path | None = None) -> Policy:
     except OSError as exc:
         raise ConfigError(f"cannot read policy file {path}: {exc.strerror}", path=str(path)) from exc
     return parse_policy(data, source=str(path))
+
+
+def policy_with(
+    changes: Mapping[str, Mapping[str, Any]], *, base: bytes | None = None, source: str = "default with changes"
+) -> Policy:
+    """A variant of the shipped policy (or of the policy file ``base``): purposes changed or added.
+
+    ``changes`` maps a purpose id to the fields to set; a new purpose names ``copy_of: <purpose>`` and the fields
+    that differ. The variant is written out as YAML and parsed like any policy file, so it is validated the same
+    way and its hash is the hash of its own bytes (decisions made under it never claim the shipped policy's).
+    Evaluations and tests use it (a scenario that needs liveness, a purpose allowing what none shipped does).
+
+    Raises:
+        ConfigError: an unknown ``copy_of``, or a change the policy file's schema refuses.
+    """
+    import yaml
+
+    raw = yaml.safe_load(base if base is not None else default_policy_bytes())
+    for purpose_id, fields in changes.items():
+        updates = dict(fields)
+        copy_of = updates.pop("copy_of", None)
+        if copy_of is not None and copy_of not in raw["purposes"]:
+            raise ConfigError(f"policy change for {purpose_id}: no purpose {copy_of!r} to copy", purpose=purpose_id)
+        current = dict(raw["purposes"][copy_of] if copy_of is not None else raw["purposes"].get(purpose_id, {}))
+        raw["purposes"][purpose_id] = {**current, **updates}
+    return parse_policy(yaml.safe_dump(raw, sort_keys=True).encode(), source=source)

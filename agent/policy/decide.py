@@ -254,25 +254,9 @@ def _decide_claim(
             f"an operator enrols them with a photo they consented to (facegate enroll {claimed} PHOTO --purpose "
             f"{purpose.id}).",
         )
-    reuse: tuple[ConsentRecord, ...] = ()
-    if template_purpose is not None and template_purpose != purpose.id:
-        # Purpose limitation (GDPR Art. 5(1)(b); BIPA 15(b)): a template stored for one purpose serves another
-        # only when the person also consented to enrollment for that one.
-        enrolling = _consent_state(claimed, Capability.ENROLLMENT, purpose.id, consents, now)
-        if enrolling.state != "active" or Capability.ENROLLMENT not in purpose.allowed_capabilities:
-            stored_for = template_purpose or "no recorded purpose"
-            needs = (
-                f"{claimed}'s consent to enrollment for {purpose.id}"
-                if Capability.ENROLLMENT in purpose.allowed_capabilities
-                else f"a purpose that allows face templates ({purpose.id} does not)"
-            )
-            return out(
-                "deny",
-                R.PROBE_REQUIRES_CLAIMED_IDENTITY,
-                f"The face template of {claimed!r} was enrolled for another purpose ({stored_for}); "
-                f"using it for {purpose.id} needs {needs}.",
-            )
-        reuse = enrolling.records
+    problem, reuse = template_serves(claimed, template_purpose, purpose, consents, now)
+    if problem is not None:
+        return out("deny", R.PROBE_REQUIRES_CLAIMED_IDENTITY, problem)
     refused = _refuse_on_consent(states[1:], cap, purpose.id, out)
     if refused is not None:
         return refused
@@ -306,6 +290,45 @@ def _renewable_claim(request: PolicyRequest, state: _SubjectConsent, purpose: Pu
         f"The consent of {claimed} to {cap.value} for {purpose.id} {what}; {claimed} can renew it. {then}",
         missing=missing,
     )
+
+
+def template_serves(
+    subject_id: str,
+    template_purpose: str | None,
+    purpose: Purpose,
+    consents: Sequence[ConsentRecord],
+    now: datetime,
+) -> tuple[str | None, tuple[ConsentRecord, ...]]:
+    """Whether ``subject_id``'s enrolled template (stored for ``template_purpose``) may serve ``purpose``.
+
+    Purpose limitation (GDPR Art. 5(1)(b); BIPA 15(b)): a template stored for one purpose serves another only when
+    the person also consented to enrollment for that one. Returns (why not, or None; the enrollment consents a
+    reuse rests on).
+    """
+    if template_purpose is None or template_purpose == purpose.id:
+        return None, ()
+    enrolling = _consent_state(subject_id, Capability.ENROLLMENT, purpose.id, consents, now)
+    if enrolling.state == "active" and Capability.ENROLLMENT in purpose.allowed_capabilities:
+        return None, enrolling.records
+    stored_for = template_purpose or "no recorded purpose"
+    needs = (
+        f"{subject_id}'s consent to enrollment for {purpose.id}"
+        if Capability.ENROLLMENT in purpose.allowed_capabilities
+        else f"a purpose that allows face templates ({purpose.id} does not)"
+    )
+    return (
+        f"The face template of {subject_id!r} was enrolled for another purpose ({stored_for}); "
+        f"using it for {purpose.id} needs {needs}.",
+        (),
+    )
+
+
+def consent_state(
+    subject_id: str, cap: Capability, purpose_id: str, consents: Sequence[ConsentRecord], now: datetime
+) -> str:
+    """``active``, ``revoked``, ``expired``, ``incomplete``, ``notice_missing`` or ``missing``: where the subject's
+    consent to ``cap`` for ``purpose_id`` stands at ``now``."""
+    return _consent_state(subject_id, cap, purpose_id, consents, now).state
 
 
 def _consent_state(

@@ -52,6 +52,9 @@ class Fact(BaseModel):
     faces_in: dict[str, int] = Field(default_factory=dict)  # image argument -> faces seen in it
     expressions: list[FaceScores] = Field(default_factory=list)
     caveat: str | None = None
+    faces_seen: int | None = None  # analyze_expression: faces in the image when only one was singled out
+    singled_out: bool = False  # analyze_expression: only the labelled person's face (of faces_seen) was analysed
+    provenance: list[dict[str, Any]] = Field(default_factory=list)  # per image: handle, statement, liveness
     outcome: Literal["allow", "deny", "needs_consent"] | None = None  # the policy decision
     rule_id: str | None = None
     reason: str | None = None
@@ -100,6 +103,8 @@ def fact_from_outcome(outcome: Any) -> Fact:
             for f in result.get("faces") or []
         ]
         fields["caveat"] = result.get("caveat")
+        fields["singled_out"] = bool(result.get("singled_out"))
+        fields["faces_seen"] = result.get("faces_seen")
     elif tool == "consent_status" and o.get("status") == "ok":
         fields["purpose"] = result.get("purpose")
         fields["covered"] = list(result.get("covered") or [])
@@ -120,6 +125,7 @@ def fact_from_outcome(outcome: Any) -> Fact:
         error=o.get("error"),
         human_review=bool(o.get("human_review")),
         probe_dropped=bool(o.get("probe_dropped") or result.get("probe_dropped")),
+        provenance=[dict(_plain(note)) for note in o.get("provenance") or []],
         **{k: v for k, v in fields.items() if v is not None},
     )
 
@@ -191,6 +197,9 @@ def render_fact(fact: Fact, labels: Mapping[str, str] | None = None) -> str:
                 n=n, dominant=face.dominant, dominant_pct=100 * face.scores.get(face.dominant, 0.0), others=others,
                 **{k: face.box.get(k, 0) for k in ("x", "y", "w", "h")},
             ))  # fmt: skip
+        if fact.singled_out and fact.faces_seen:  # a group photo: only the consenting person's face
+            parts.append(t["expression_singled_out"].format(image=named.get("image", "the image"),
+                                                            faces=fact.faces_seen))  # fmt: skip
         parts.append(t["expression_caveat"].format(caveat=fact.caveat or "appearance-based estimates"))
     elif fact.tool == "share_image_with_assistant":
         parts.append(t["shared"].format(image=named.get("image", "the image")))
@@ -202,6 +211,11 @@ def render_fact(fact: Fact, labels: Mapping[str, str] | None = None) -> str:
         ))  # fmt: skip
     else:
         parts.append(f"{fact.tool}: {fact.other}")
+    for note in fact.provenance:  # what was checked of where each image came from, never more
+        image = labels.get(str(note.get("handle")), str(note.get("handle")))
+        parts.append(t["provenance"].format(image=image, statement=note.get("statement")))
+        if note.get("liveness"):
+            parts.append(t["liveness"].format(image=image, statement=note["liveness"]))
     if fact.human_review:
         parts.append(t["human_review"])
     if fact.probe_dropped:

@@ -48,6 +48,7 @@ LIVENESS_REQUIRED = "liveness.attestation_required"
 LIVENESS_REPLAYED = "liveness.nonce_replayed"
 PURPOSE_CONVERSATION_MISMATCH = "purpose.conversation_mismatch"
 CONSENT_LOOKUP_NOT_PICTURED = "consent_lookup.not_pictured"
+BYSTANDERS_NOT_SINGLED_OUT = "bystanders.not_singled_out"
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -270,6 +271,20 @@ GRAPH_RULES: tuple[Rule, ...] = (
     ),
 )
 
-ALL_RULES: tuple[Rule, ...] = RULES + GRAPH_RULES
+# Rules enforced at run time, once the engine has looked at the pixels: how many faces an image shows is known
+# only after detection, so decide() cannot know it up front (agent/policy/bystanders.py).
+RUNTIME_RULES: tuple[Rule, ...] = (
+    Rule(
+        id=BYSTANDERS_NOT_SINGLED_OUT,
+        outcome="deny",
+        anchor="GDPR Art. 9(2)(a), Art. 5(1)(c); BIPA 15(b)",
+        description="The image shows several faces and consent covers only the labelled person's: her face must "
+        "be singled out by her enrolled template (exactly one face matching it, with her consent to face "
+        "verification for the purpose), and only that face is analysed and reported; otherwise nothing is, and "
+        "the refusal says how many faces were seen. Sharing such an image with the assistant is refused.",
+    ),
+)
+
+ALL_RULES: tuple[Rule, ...] = RULES + GRAPH_RULES + RUNTIME_RULES
 
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}

@@ -117,6 +117,9 @@ def events_of(node: str, update: Mapping[str, Any], thread_id: str) -> Iterator[
     elif node == "tools":
         for turn in turns:
             if turn.outcome is not None:
+                if turn.outcome.status == "denied" and turn.outcome.decision is not None:
+                    # refused at run time (several faces, none singled out): a decision of the turn too
+                    yield DecisionEvent(thread_id=thread_id, decision=turn.outcome.decision)
                 yield ToolResultEvent(thread_id=thread_id, outcome=turn.outcome)
 
 

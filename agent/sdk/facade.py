@@ -66,8 +66,11 @@ class FaceAgent(OperatorActions):
         self.deps = build_deps(self.settings, reasoner=reasoner, engine=engine, store=store, policy=policy, clock=clock)
         if checkpointer is None or checkpointer == "memory":
             checkpointer = make_checkpointer(checkpointer or "sqlite", self.settings.resolved_checkpoint_path)
-        self.checkpointer = checkpointer
-        self.graph = build_graph(self.deps, checkpointer=checkpointer)
+        from agent.graph.erasure_guard import ErasureGuard
+
+        # erasure wins: no checkpoint write keeps data of a person erased since the conversation named them
+        self.checkpointer = ErasureGuard(checkpointer, self.deps.store)
+        self.graph = build_graph(self.deps, checkpointer=self.checkpointer)
         self.runner = TurnRunner(self.deps, self.graph)
         self.human_present = human_present
         self.consent_handler = consent_handler

@@ -93,7 +93,7 @@ class OperatorActions:
 
         result = enroll(
             self.deps.store, self.deps.engine, self.deps.policy, subject_id=subject_id, image=image, purpose=purpose,
-            actor=self.settings.actor, now=self.deps.clock(),
+            actor=self.settings.actor, now=self.deps.clock(), provenance=self.deps.provenance,
         )  # fmt: skip
         # the enrolment photo is the person's too: erasure and revocation forget what this process holds of it
         self.runner.images.remember(subject_id, result.image_sha256)

@@ -1,7 +1,9 @@
 """What images outlive a turn: pixels of probes never, of people without consent for the purpose not either.
 
-Images are loaded through the engine (which hashes them), their pixels kept in the in-process vault, and only
-handles enter the graph's state. After each turn the probes' pixels and cached embeddings are dropped, and so are
+Images are read once; their original bytes get the C2PA provenance check (:class:`tools.provenance.
+ProvenanceChecker`, required when the session's purpose depends on it) and are then decoded through the engine
+(which hashes them); the pixels are kept in the in-process vault, and only handles and the provenance reports
+enter the graph's state. After each turn the probes' pixels and cached embeddings are dropped, and so are
 those of labelled people who hold no active consent for the session's purpose; revocation and erasure drop what
 the process holds of a person (:meth:`ImageRetention.forget_subject`, a cleaner).
 """
@@ -10,15 +12,27 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from agent.errors import UserError
+from agent.graph.attach import load_checked, provenance_required
 from agent.graph.messages import ImageHandle
 from agent.policy.subject_id import SUBJECT_ID_RULE, is_subject_id, shown
 from agent.sdk.models import ImageInput
 
 if TYPE_CHECKING:
     from agent.graph.deps import AgentDeps
+    from tools.provenance.models import ProvenanceReport
+
+
+@dataclass
+class Registered:
+    """What :meth:`ImageRetention.register` made of a turn's images."""
+
+    handles: list[ImageHandle]  # every handle of the thread
+    attached: list[ImageHandle]  # the ones attached now
+    provenance: dict[str, ProvenanceReport] = field(default_factory=dict)  # by sha256, of the ones attached now
 
 
 class ImageRetention:
@@ -30,18 +44,20 @@ class ImageRetention:
         # subject label -> sha256 of the images attached for them in this process (to forget on revocation/erasure)
         self._subject_images: dict[str, set[str]] = {}
 
-    def register(
-        self, images: Sequence[ImageInput], known: Sequence[ImageHandle]
-    ) -> tuple[list[ImageHandle], list[ImageHandle]]:
-        """Load (and hash) each image through the engine, keep its pixels in the vault, and give it a handle.
+    def register(self, images: Sequence[ImageInput], known: Sequence[ImageHandle], *, purpose: str) -> Registered:
+        """Check each image's provenance, load (and hash) it through the engine, keep its pixels in the vault, and
+        give it a handle. The same image with the same subject keeps its handle.
 
-        Returns every handle of the thread and the ones attached now. The same image with the same subject
-        keeps its handle.
+        Raises:
+            ProvenanceUnavailable: ``purpose`` depends on the check and the optional extra is not installed.
         """
         handles = list(known)
         attached: list[ImageHandle] = []
+        reports: dict[str, ProvenanceReport] = {}
+        required = provenance_required(self.deps, purpose)
         for item in images:
-            loaded = self.deps.engine.load(item.source)
+            loaded, report = load_checked(self.deps, item.source, required=required)
+            reports[loaded.sha256] = report
             self.deps.vault.put(loaded)
             if item.subject is not None:
                 self.remember(item.subject, loaded.sha256)
@@ -51,7 +67,7 @@ class ImageRetention:
                 handles.append(handle)
             if handle not in attached:
                 attached.append(handle)
-        return handles, attached
+        return Registered(handles, attached, reports)
 
     def remember(self, subject_id: str, sha256: str) -> None:
         """Note that this process holds an image of ``subject_id`` (forgotten on revocation or erasure)."""

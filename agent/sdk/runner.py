@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from agent.errors import ConsentRequired, FacegateError, UserError
+from agent.errors import ConsentRequired, ErasedDuringTurn, FacegateError, UserError
 from agent.graph.messages import Turn
 from agent.graph.state import AgentState, ConsentQuestion, ConsentReply
 from agent.sdk.events import (
@@ -100,6 +100,7 @@ class TurnRunner:
     ) -> Iterator[AgentEvent]:
         """One turn on ``thread_id`` (the caller holds :meth:`turn`). ``end`` receives the state it ends in."""
         config = self.config(thread_id)
+        turn_seq = self.deps.store.audit.head()[0]  # this turn's audit rows come after it (the erasure guard)
         with self._lock:
             snapshot = self.graph.get_state(config)
             values = _values(snapshot)
@@ -119,10 +120,11 @@ class TurnRunner:
 
             resume = ConsentReply(granted=False, call_id=paused.call_id, note="a new message arrived before an answer")
             yield ConsentAnswerEvent(thread_id=thread_id, answer=resume)
-            yield from self.drive(Command(resume=resume), thread_id, purpose, _decline)
+            yield from self.drive(Command(resume=resume), thread_id, purpose, _decline, turn_seq=turn_seq)
             values = self.values(thread_id)  # declining the pending question changed the state
         with self._lock:
-            handles, attached = self.images.register(images, values.get("images", []))
+            registered = self.images.register(images, values.get("images", []), purpose=purpose)
+            attached = registered.attached
             entry = self.deps.audit.images_attached(
                 actor=self.deps.settings.actor, session_id=thread_id, purpose=purpose, images=[h.ref for h in attached]
             )
@@ -130,7 +132,9 @@ class TurnRunner:
                 "purpose": purpose,
                 "session_id": thread_id,
                 "human_present": human_present,
-                "images": handles,
+                "images": registered.handles,
+                # an image attached again (in a new process, say) is checked again: the newer report stands
+                "provenance": {**(values.get("provenance") or {}), **registered.provenance},
                 "transcript": [Turn(role="user", text=text, images=attached)],
                 "pending": [],
                 "allowed": {},
@@ -142,7 +146,7 @@ class TurnRunner:
                 start["shared"] = []
         audit_id = entry.audit_id if entry is not None else None
         yield UserEvent(thread_id=thread_id, text=text, images=attached, audit_id=audit_id)
-        yield from self.drive(start, thread_id, purpose, handler, end)
+        yield from self.drive(start, thread_id, purpose, handler, end, turn_seq=turn_seq)
 
     def resume(
         self, thread_id: str, answer: ConsentAnswers, handler: ConsentHandler | None, end: TurnEnd | None = None
@@ -150,17 +154,18 @@ class TurnRunner:
         """Answer the consent question ``thread_id`` is paused on and finish the turn (caller holds :meth:`turn`).
 
         ``answer``: each person's own (subject id -> answer), or one answer every person asked gave."""
+        turn_seq = self.deps.store.audit.head()[0]
         snapshot = self.graph.get_state(self.config(thread_id))
         _require_typed(_values(snapshot), thread_id)
         request = self.pending_request(snapshot, thread_id)
         if request is None:
-            raise UserError(f"thread {thread_id} is not waiting for consent", thread_id=thread_id)
+            raise self._not_paused(thread_id)
         from langgraph.types import Command
 
         resume = self._record_or_decline(request, answer)
         yield ConsentAnswerEvent(thread_id=thread_id, answer=resume)
         purpose = str(_values(snapshot).get("purpose"))
-        yield from self.drive(Command(resume=resume), thread_id, purpose, handler, end)
+        yield from self.drive(Command(resume=resume), thread_id, purpose, handler, end, turn_seq=turn_seq)
 
     def drive(
         self,
@@ -169,9 +174,13 @@ class TurnRunner:
         purpose: str,
         handler: ConsentHandler | None,
         end: TurnEnd | None = None,
+        *,
+        turn_seq: int | None = None,
     ) -> Iterator[AgentEvent]:
+        """Run the graph on ``graph_input``; ``turn_seq``: the audit head when the turn began (the checkpointer's
+        erasure guard looks at the rows this turn wrote after it)."""
         try:
-            yield from self._run(graph_input, thread_id, handler)
+            yield from self._run(graph_input, thread_id, handler, turn_seq)
         finally:
             # The turn is over (finished, denied, or failed): probe pixels do not outlive it. A run paused for
             # consent keeps them, since the call waiting for the answer needs them. One state read serves all
@@ -184,8 +193,12 @@ class TurnRunner:
                 self.images.forget_probes(handles)
                 self.images.forget_unconsented(handles, purpose)
 
-    def _run(self, graph_input: Any, thread_id: str, handler: ConsentHandler | None) -> Iterator[AgentEvent]:
+    def _run(
+        self, graph_input: Any, thread_id: str, handler: ConsentHandler | None, turn_seq: int | None
+    ) -> Iterator[AgentEvent]:
         config = self.config(thread_id)
+        if turn_seq is not None:
+            config["configurable"] = {**config.get("configurable", {}), "turn_seq": turn_seq}
         while True:
             # durability="exit": one checkpoint write per run (and at an interrupt), not one per graph step.
             interrupted = False
@@ -207,8 +220,19 @@ class TurnRunner:
             from langgraph.types import Command
 
             resume = self._record_or_decline(request, answers)
+            if self.pending_request(self.graph.get_state(config), thread_id) is None:
+                raise self._not_paused(thread_id)  # asking took time: the thread may be gone (an erasure) meanwhile
             yield ConsentAnswerEvent(thread_id=thread_id, answer=resume)
             graph_input = Command(resume=resume)
+
+    def _not_paused(self, thread_id: str) -> FacegateError:
+        """Why a thread that should wait for a consent answer does not: deleted because someone it names was
+        erased (:class:`ErasedDuringTurn`), or it was never paused or is answered already. Resuming it would start
+        a run with no state."""
+        erased = self.deps.store.erased_after_naming(thread_id)
+        if erased:
+            return ErasedDuringTurn.of(thread_id, erased)
+        return UserError(f"thread {thread_id} is not waiting for consent", thread_id=thread_id)
 
     @contextlib.contextmanager
     def turn(self, thread_id: str) -> Iterator[None]:
@@ -280,6 +304,7 @@ class TurnRunner:
                 term_days=answer.term_days,
                 actor=actor,
                 now=self.deps.clock(),
+                asked_at_seq=_seq(request.decision.audit_id if request.decision else None),
             )
             ids.append(record.id)
         return ConsentReply(granted=not declined, consent_ids=ids, call_id=request.call_id, declined=declined)
@@ -343,6 +368,11 @@ def ask_each(request: ConsentRequest, handler: ConsentHandler) -> dict[str, Cons
             return None
         answers[subject] = answer
     return answers
+
+
+def _seq(audit_id: str | None) -> int | None:
+    """The audit sequence number an audit id names (None when there is none)."""
+    return int(audit_id) if audit_id is not None and audit_id.isdigit() else None
 
 
 def _decline(request: ConsentRequest) -> ConsentAnswer:

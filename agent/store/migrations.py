@@ -110,4 +110,18 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE templates ADD COLUMN recipe TEXT",
         ),
     ),
+    (
+        6,
+        (
+            # The audit sequence number of the subject's last erasure. Erasure wins over writes that started before
+            # it (a checkpoint of a turn in flight in another process, a consent answered to a question asked
+            # before it): they are told apart by audit order, never by comparing clocks. Backfilled from the
+            # erasure rows (their subjects column is the canonical JSON list of the one subject).
+            "ALTER TABLE subjects ADD COLUMN erased_seq INTEGER",
+            """UPDATE subjects SET erased_seq = (
+                   SELECT MAX(a.seq) FROM audit_log a
+                   WHERE a.kind = 'erasure' AND a.subjects = '["' || subjects.id || '"]'
+               ) WHERE erased_at IS NOT NULL""",
+        ),
+    ),
 )

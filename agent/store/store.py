@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.errors import ConsentRequired, NotFoundError, StoreError, UserError
+from agent.errors import ConsentRequired, ErasedDuringTurn, NotFoundError, StoreError, UserError
 from agent.policy import Capability
 from agent.policy.models import ConsentRecord, Decision, Evidence, PolicyRequest
 from agent.store.audit import AuditLog
@@ -202,8 +202,15 @@ class Store:
 
     # --- consents ---------------------------------------------------------------------------------------
 
-    def grant_consent(self, grant: ConsentGrant, *, actor: str, now: datetime | None = None) -> ConsentRecord:
-        """Record a consent (raises InvalidConsent when it lacks notice, purpose, term or evidence)."""
+    def grant_consent(
+        self, grant: ConsentGrant, *, actor: str, now: datetime | None = None, asked_at_seq: int | None = None
+    ) -> ConsentRecord:
+        """Record a consent (raises InvalidConsent when it lacks notice, purpose, term or evidence).
+
+        Args:
+            asked_at_seq: the audit row of the question this consent answers (a run paused for consent). If the
+                person was erased after it, the answer does not register them again: ErasedDuringTurn.
+        """
         now = now or utcnow()
         expires = grant.check_complete(now)
         record = ConsentRecord(
@@ -220,6 +227,16 @@ class Store:
         with self._db.transaction() as conn:
             row = conn.execute(f"SELECT {_SUBJECT_COLS} FROM subjects WHERE id = ?", (record.subject_id,)).fetchone()
             subject = _subject_from_row(row) if row else None
+            if asked_at_seq is not None and subject is not None:
+                (erased_seq,) = conn.execute(
+                    "SELECT erased_seq FROM subjects WHERE id = ?", (record.subject_id,)
+                ).fetchone()
+                if erased_seq is not None and erased_seq > asked_at_seq:
+                    raise ErasedDuringTurn(
+                        f"{record.subject_id} was erased after this question was asked; the answer is not recorded "
+                        "(a new consent, given now, registers them again)",
+                        subjects=[record.subject_id],
+                    )
             # A consent after an erasure registers the person again. The erasure stays on record (erased_at is
             # history, not a flag to clear); reregistered_at says when they came back.
             erased_before = subject.erased_at if subject is not None and subject.erased else None
@@ -387,9 +404,16 @@ class Store:
         template_sha = hashlib.sha256(blob).hexdigest()
         template_id = _new_id("t")
         with self._db.transaction() as conn:
-            subject = conn.execute("SELECT erased_at FROM subjects WHERE id = ?", (subject_id,)).fetchone()
-            if subject is None:
+            row = conn.execute(f"SELECT {_SUBJECT_COLS} FROM subjects WHERE id = ?", (subject_id,)).fetchone()
+            if row is None:
                 raise NotFoundError(f"unknown subject {subject_id!r}", subject=subject_id)
+            if _subject_from_row(row).erased:
+                # an enrollment decided before an erasure must not bring a template back; a new consent
+                # registers the person again first
+                raise ConsentRequired(
+                    f"{subject_id} was erased; no template is stored until a new consent registers them again",
+                    subject=subject_id,
+                )
             if consent_id is not None:
                 row = conn.execute(f"SELECT {_CONSENT_COLS} FROM consents WHERE id = ?", (consent_id,)).fetchone()
                 record = _consent_from_row(row) if row else None
@@ -549,10 +573,49 @@ class Store:
                 "UPDATE consents SET revoked_at = ?, revoked_by = ? WHERE subject_id = ? AND revoked_at IS NULL",
                 (iso(now), actor, subject_id),
             ).rowcount
-            conn.execute("UPDATE subjects SET erased_at = ? WHERE id = ?", (iso(now), subject_id))
-            summary = {"templates_deleted": templates, "consents_revoked": revoked, **(extra_summary or {})}
+            # liveness nonces issued for them name them too (a replay of a deleted nonce is refused all the same:
+            # an unknown nonce is no attestation)
+            nonces = conn.execute("DELETE FROM capture_nonces WHERE subject_id = ?", (subject_id,)).rowcount
+            summary = {
+                "templates_deleted": templates,
+                "consents_revoked": revoked,
+                "nonces_deleted": nonces,
+                **(extra_summary or {}),
+            }
             entry = self.writer.erased(subject_id, actor=actor, ts=now, summary=summary)
+            conn.execute(
+                "UPDATE subjects SET erased_at = ?, erased_seq = ? WHERE id = ?", (iso(now), entry.seq, subject_id)
+            )
         return {**summary, "subject": subject_id, "erased_at": iso(now), "audit_seq": entry.seq}
+
+    def erased_after_naming(self, session_id: str, *, since_seq: int = 0) -> list[str]:
+        """The subjects this session's audit rows (after ``since_seq``) name who were erased after the session
+        first named them there.
+
+        A conversation's checkpoint holds what its turns did with the people its audit rows name (images
+        attached for them, calls about them, their results); one of them erased after the conversation named
+        them means it holds data from before the erasure, which must not be written back. ``since_seq``: only
+        the rows of a turn that started after that row (what that turn itself added). Ordered by audit sequence
+        numbers, not clocks. Rows that name someone only after their erasure (a new image, a new consent) are
+        not affected.
+        """
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                "SELECT subjects, MIN(seq) FROM audit_log WHERE session_id = ? AND seq > ? GROUP BY subjects",
+                (session_id, since_seq),
+            ).fetchall()
+            first: dict[str, int] = {}
+            for subjects, seq in rows:
+                for subject in json.loads(subjects):
+                    first[subject] = min(first.get(subject, seq), seq)
+            if not first:
+                return []
+            names = sorted(first)
+            marks = ",".join("?" * len(names))
+            erased = conn.execute(
+                f"SELECT id, erased_seq FROM subjects WHERE erased_seq IS NOT NULL AND id IN ({marks})", names
+            ).fetchall()
+        return sorted(subject for subject, seq in erased if seq > first[subject])
 
 
 def open_store(path: Path) -> Store:

@@ -34,9 +34,11 @@ from tools.provenance.models import (
 )
 
 if TYPE_CHECKING:
+    from tools.images import ImageSource
     from tools.settings import EngineSettings
 
 INSTALL_HINT = "pip install 'facegate[provenance]'"
+NO_ORIGINAL_BYTES = "no original bytes to check (the image was given as decoded pixels)"
 
 # facegate's own validation codes (the reader's codes are C2PA's: assertion.dataHash.mismatch, ...).
 CODE_UNREADABLE = "facegate.manifest_unreadable"
@@ -89,6 +91,11 @@ class ProvenanceChecker:
         self._context_pid: int | None = None
 
     @property
+    def settings(self) -> EngineSettings:
+        """The settings it checks with (trust anchors, network use, and the byte limit of an image)."""
+        return self._settings
+
+    @property
     def anchors_configured(self) -> bool:
         return self._settings.trust_anchors is not None
 
@@ -132,6 +139,22 @@ class ProvenanceChecker:
             )
         report = self._read(data, base)
         return report.model_copy(update={"elapsed_ms": round((time.perf_counter() - started) * 1000, 3)})
+
+    def check_source(
+        self, source: ImageSource, *, required: bool = False
+    ) -> tuple[ImageSource, ProvenanceReport | None]:
+        """Read an image's original bytes once and check them: (what to decode, the report).
+
+        The bytes to decode are the very bytes checked (a file is never read twice). Decoded pixels and arrays
+        have no original bytes: the report is None, and :meth:`not_checked` with :data:`NO_ORIGINAL_BYTES` is what
+        to record once the image's sha256 is known. Raises what :meth:`check` and reading the file raise.
+        """
+        from tools.images import read_original
+
+        original = read_original(source, self._settings)
+        if original is None:
+            return source, None
+        return original, self.check(original.data, required=required)
 
     def not_checked(self, sha256: str, why: str) -> ProvenanceReport:
         """The report for an image whose original bytes are gone (an array input): nothing can be checked."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from agent.graph.gate import Allowed, AskConsent, Rejected, ToolGate
 from agent.graph.messages import ToolOutcome, Turn
-from agent.graph.state import AgentState, Node, images_of, session_of
+from agent.graph.state import AgentState, Node, images_of, provenance_of, session_of
 
 if TYPE_CHECKING:
     from agent.graph.deps import AgentDeps
@@ -18,7 +18,9 @@ def make_policy_node(deps: AgentDeps) -> Node:
     def policy(state: AgentState) -> AgentState:
         call = state.get("pending", [])[0]
         session = session_of(state, actor=deps.settings.actor)
-        admission = gate.admit(call, session, images_of(state), answer=state.get("consent_answer"))
+        admission = gate.with_provenance(provenance_of(state)).admit(
+            call, session, images_of(state), answer=state.get("consent_answer")
+        )
         if isinstance(admission, Allowed):
             return {"allowed": {**state.get("allowed", {}), call.id: admission.licence}, "consent_answer": None}
         if isinstance(admission, AskConsent):

@@ -20,7 +20,7 @@ from agent.graph.guards.base import AnswerContext, review_answer
 from agent.graph.guards.shared_images import SharedImages
 from agent.graph.guards.stated_purpose import StatedPurposeCheck
 from agent.graph.messages import DecisionRecord, ToolCall, Turn, Usage, last_result, turn_outcomes
-from agent.graph.state import AgentState, Node, images_of, session_of, transcript_of
+from agent.graph.state import AgentState, Node, images_of, provenance_of, session_of, transcript_of
 from agent.policy.models import StatedPurpose
 from agent.policy.stated_purpose import mismatch_reason
 from agent.policy.subject_id import is_subject_id
@@ -44,7 +44,7 @@ def make_reason_node(deps: AgentDeps) -> Node:
         shared_before = list(state.get("shared", []))
         catalogue = deps.policy.purposes.get(session.purpose)
         # Consent can be withdrawn between steps: each sharing is decided again before an image goes out.
-        sharing = SharedImages(gate, session, images, shared_before)
+        sharing = SharedImages(gate.with_provenance(provenance_of(state)), session, images, shared_before)
         purpose_check = StatedPurposeCheck(deps, session, steps)
         if transcript and transcript[-1].role == "user":
             purpose_check.read_message(transcript[-1].text or "")

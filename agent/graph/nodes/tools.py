@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from agent.graph.gate import ToolGate
 from agent.graph.nodes.policy import settled
-from agent.graph.state import AgentState, Node, images_of, session_of
+from agent.graph.state import AgentState, Node, images_of, provenance_of, session_of
 
 if TYPE_CHECKING:
     from agent.graph.deps import AgentDeps
@@ -19,7 +19,9 @@ def make_tools_node(deps: AgentDeps) -> Node:
         call = state.get("pending", [])[0]
         allowed = dict(state.get("allowed", {}))
         # Defence in depth: the gate refuses to run a call without an allow decision made for this exact call id.
-        ran = gate.run(call, allowed.pop(call.id, None), session_of(state, actor=deps.settings.actor), images_of(state))
+        session = session_of(state, actor=deps.settings.actor)
+        licence = allowed.pop(call.id, None)
+        ran = gate.with_provenance(provenance_of(state)).run(call, licence, session, images_of(state))
         update: AgentState = {**settled(state, ran.outcome), "allowed": allowed}
         if ran.shares:
             update["shared"] = sorted({*state.get("shared", []), *ran.shares})

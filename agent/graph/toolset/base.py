@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from agent.graph.messages import ImageHandle, ToolCall
     from agent.graph.state import Session
     from agent.images_vault import ImageVault
+    from agent.policy.models import Policy
     from agent.settings import Settings
     from agent.store import Store
     from tools.protocol import FaceEngineProtocol
@@ -44,6 +45,8 @@ class ToolContext(Protocol):
     def vault(self) -> ImageVault: ...
     @property
     def clock(self) -> Clock: ...
+    @property
+    def policy(self) -> Policy: ...
 
 
 @dataclass(frozen=True)
