@@ -231,8 +231,8 @@ class PostgresDatabase:
 
     def schema_version(self) -> int:
         with self.reading() as conn:
-            (version,) = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
-        return int(version or 0)
+            row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0) if row is not None else 0
 
 
 def _first_line(exc: BaseException) -> str:
