@@ -145,4 +145,4 @@ def provenance_kit(tmp_path_factory: pytest.TempPathFactory, sample_photos_dir: 
 
 # --- databases: the store's tests run on SQLite and on PostgreSQL (tests/db_fixtures.py) -----------------------
 
-from tests.db_fixtures import backend, db_settings, open_store, postgres, store  # noqa: E402, F401
+from tests.db_fixtures import backend, db_settings, open_store, postgres, store, target  # noqa: E402, F401

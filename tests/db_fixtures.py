@@ -80,6 +80,15 @@ def db_settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) ->
 
 
 @pytest.fixture
+def target(db_settings: Settings) -> str:
+    """This test's database as a child process is told of it: a SQLite file's path or a PostgreSQL URL
+    (``tests.audit_helpers.open_target`` opens either)."""
+    if db_settings.database_url is not None:
+        return db_settings.database_url.get_secret_value()
+    return str(db_settings.resolved_db_path)
+
+
+@pytest.fixture
 def open_store(db_settings: Settings) -> Callable[..., Store]:
     """Opens this test's database (as many times as asked: each is what another process would open)."""
 

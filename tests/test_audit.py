@@ -16,19 +16,10 @@ from pydantic import ValidationError
 
 from agent.cli.main import main
 from agent.errors import AuditIntegrityError
-from agent.settings import Settings
 from agent.store import GENESIS_HASH, AuditEvent, Store, canonical_json, chain_hash
 from tests.audit_helpers import event, fill, open_target, raw
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def target(db_settings: Settings) -> str:
-    """This test's database, as a child process would be told of it."""
-    if db_settings.database_url is not None:
-        return db_settings.database_url.get_secret_value()
-    return str(db_settings.resolved_db_path)
 
 
 @pytest.fixture

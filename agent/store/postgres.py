@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["PostgresDatabase", "existing_saver", "open_saver", "redact_url"]
 
 INSTALL_HINT = "PostgreSQL needs the postgres extra: pip install 'facegate[postgres]'"
-LOCK_TIMEOUT_MS = 10_000  # as SQLite's busy timeout: a writer waits this long for the one before it
 # pg_advisory_xact_lock keys (any bigint): facegate's migrations, LangGraph's checkpoint tables' setup
 MIGRATION_LOCK = 0x66616365_67617465  # "facegate"
 SAVER_SETUP_LOCK = 0x66616365_63687074  # "facechpt"
@@ -86,11 +85,6 @@ class _Connection:
         return self.raw.execute(_format(sql), parameters)
 
 
-def _configure(conn: psycopg.Connection[Any]) -> None:
-    # a writer stuck behind another for this long gets a typed "database busy" error, not an endless wait
-    conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
-
-
 class PostgresDatabase:
     """The store's PostgreSQL backend (:class:`agent.store.backend.Backend`).
 
@@ -99,7 +93,9 @@ class PostgresDatabase:
         create: when False, a database without facegate's tables is an error (read commands must not report
             an empty, intact log for a mistyped URL) instead of being migrated.
         pool_min, pool_max: connections the pool keeps open and may open (per process).
-        timeout_s: how long to wait for the server at start, and for a free pooled connection.
+        timeout_s: how long to wait for the server at start, for a free pooled connection, and for the writers'
+            lock (as SQLite's busy timeout: past it a writer gets a typed "database busy" error, not an endless
+            wait).
         migrate_to: apply migrations up to this number only (upgrade tests).
 
     Raises:
@@ -125,6 +121,7 @@ class PostgresDatabase:
 
         self.location = redact_url(url)
         self._local = threading.local()
+        self._lock_timeout_ms = max(1, round(timeout_s * 1000))
         try:
             # One direct connection first: its error says why (no such database, password refused, no
             # server), where a pool that cannot fill would only time out.
@@ -140,7 +137,7 @@ class PostgresDatabase:
             max_size=max(pool_min, pool_max),
             timeout=timeout_s,
             kwargs={"autocommit": True},
-            configure=_configure,
+            configure=self._configure,
             open=False,
             name="facegate-store",
         )
@@ -156,6 +153,9 @@ class PostgresDatabase:
 
     def close(self) -> None:
         self._pool.close()
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute(f"SET lock_timeout = {self._lock_timeout_ms}")
 
     # --- transactions -------------------------------------------------------------------------------------
 
@@ -181,7 +181,9 @@ class PostgresDatabase:
                 finally:
                     local.conn, local.depth = None, 0
         except psycopg.errors.LockNotAvailable as exc:
-            raise StoreError(f"database busy: another writer held the lock for {LOCK_TIMEOUT_MS} ms") from exc
+            raise StoreError(
+                f"database busy: another writer held the lock for {self._lock_timeout_ms} ms", url=self.location
+            ) from exc
         except psycopg.Error as exc:
             raise StoreError(f"database write failed: {_first_line(exc)}", url=self.location) from exc
 
