@@ -65,13 +65,12 @@ def test_a_statement_error_inside_a_transaction_is_typed_and_other_errors_pass_t
 def test_a_connection_cut_mid_transaction_is_a_store_error_and_the_store_carries_on(url: str) -> None:
     store = Store.connect(url, pool_min=1, pool_max=1)
     store.audit.append(event(0))
-    with psycopg.connect(url, autocommit=True) as admin:
-        with pytest.raises(StoreError), store.transaction():
-            store.audit.append(event(1))
-            with store._db.reading() as conn:
-                (pid,) = conn.execute("SELECT pg_backend_pid()").fetchone()
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))  # as a restart or a network cut would
-            store.audit.append(event(2))
+    with psycopg.connect(url, autocommit=True) as admin, pytest.raises(StoreError), store.transaction():
+        store.audit.append(event(1))
+        with store._db.reading() as conn:
+            (pid,) = conn.execute("SELECT pg_backend_pid()").fetchone()
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))  # as a restart or a network cut would
+        store.audit.append(event(2))
     report = store.audit.verify()  # the pool replaced the dead connection; the cut transaction left nothing
     assert (report.ok, report.rows) == (True, 1)
     store.audit.append(event(3))
