@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -269,8 +270,14 @@ def open_saver(
     try:
         with psycopg.connect(url, connect_timeout=max(1, round(timeout_s)), **settings) as conn:
             # PostgresSaver.setup() is not safe against itself in another process (CREATE TABLE IF NOT EXISTS
-            # races on the catalogue): workers starting together take turns.
-            conn.execute("SELECT pg_advisory_lock(%s)", (SAVER_SETUP_LOCK,))
+            # races on the catalogue): workers starting together take turns. Waiting is polling, not a blocking
+            # pg_advisory_lock: setup's CREATE INDEX CONCURRENTLY waits for every open transaction, a blocked
+            # lock call included, which PostgreSQL reports as a deadlock.
+            deadline = time.monotonic() + max(60.0, timeout_s)
+            while not conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (SAVER_SETUP_LOCK,)).fetchone()["ok"]:
+                if time.monotonic() > deadline:
+                    raise StoreError(f"another worker has been setting up {location}'s conversations for too long")
+                time.sleep(0.05)
             try:
                 PostgresSaver(conn).setup()
             finally:
