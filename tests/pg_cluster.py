@@ -10,6 +10,7 @@ the folder is made for that user. Each test gets a schema of its own (``search_p
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import os
@@ -72,7 +73,9 @@ class Cluster:
         return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
 
     def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        """Stop the server and delete its folder (again: harmless)."""
+        if self.data.exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -130,6 +133,7 @@ def start(*, fsync: bool = True, dbname: str = "facegate") -> Cluster:
                 cluster.stop()
                 raise
             time.sleep(0.1)
+    atexit.register(cluster.stop)  # an interrupted run leaves no server behind either
     return cluster
 
 

@@ -241,3 +241,16 @@ def test_blank_evidence_through_the_service_is_invalid_consent(open_store: Calla
                     notice="n", evidence_method=method, recorded_by=by, term_days=30, actor="op", now=NOW,
                 )  # fmt: skip
         assert s.list_subjects() == [] and s.audit.head()[0] == 0
+
+
+def test_conversations_are_listed_from_the_settings_database(db_settings: Settings) -> None:
+    """`facegate threads` and `chat -c` read the settings' checkpointer: the SQLite file, or PostgreSQL."""
+    from agent.threads import get_thread, latest_thread, list_threads
+
+    settings = db_settings.model_copy(update={"reasoner": "offline", "actor": "tester"})
+    assert list_threads(settings) == [] and latest_thread(settings) is None  # nothing saved yet: nothing created
+    first, second = _converse(settings, "carol"), _converse(settings, "bob")
+    assert [t.thread_id for t in list_threads(settings)] == [second, first]
+    found = get_thread(settings, first)
+    assert found is not None and (found.purpose, found.turns) == ("mfa", 1)
+    assert get_thread(settings, "no-such-thread") is None
