@@ -375,7 +375,9 @@ def run_scenario(scenario: Scenario, *, settings: Settings, engine: Any, reasone
     error: str | None = None
     chain_ok = False
     with tempfile.TemporaryDirectory(prefix=f"fg-eval-{scenario.id}-") as tmp:
-        scn_settings = settings.model_copy(update={"home": Path(tmp), "db_path": None, "checkpoint_path": None})
+        scn_settings = settings.model_copy(
+            update={"home": Path(tmp), "db_path": None, "checkpoint_path": None, "database_url": None}
+        )
         if any(t.model_calls is not None for t in scenario.turns):
             reasoner = ScriptedModel([t.model_calls for t in scenario.turns])
         agent = FaceAgent.for_eval(scn_settings, engine=engine, reasoner=reasoner)

@@ -132,7 +132,13 @@ def measure_overhead(
     with tempfile.TemporaryDirectory(prefix="facegate-bench-") as tmp:
         base = settings or Settings()
         cfg = base.model_copy(
-            update={"home": Path(tmp), "reasoner": "offline", "db_path": None, "checkpoint_path": None}
+            update={
+                "home": Path(tmp),
+                "reasoner": "offline",
+                "db_path": None,
+                "checkpoint_path": None,
+                "database_url": None,
+            }
         )
         engine = _NoOpEngine(cfg)
         agent = FaceAgent(cfg, engine=engine, checkpointer=None if checkpointer == "sqlite" else "memory")

@@ -19,7 +19,7 @@ import functools
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -188,32 +188,29 @@ class PostgresDatabase:
         except psycopg.Error as exc:
             raise StoreError(f"database write failed: {_first_line(exc)}", url=self.location) from exc
 
-    @contextmanager
-    def reading(self) -> Iterator[_Connection]:
+    def reading(self) -> AbstractContextManager[_Connection]:
         """A connection for reads: the thread's open transaction, else a pooled one in autocommit."""
+        return self._read(snapshot=False)
+
+    def snapshot(self) -> AbstractContextManager[_Connection]:
+        """A read-only ``REPEATABLE READ`` transaction: one consistent view while other workers append."""
+        return self._read(snapshot=True)
+
+    @contextmanager
+    def _read(self, *, snapshot: bool) -> Iterator[_Connection]:
         local = self._local
-        if getattr(local, "conn", None) is not None:
+        if getattr(local, "conn", None) is not None:  # inside this thread's write transaction: read through it
             yield local.conn
             return
         psycopg = _psycopg()
         try:
             with self._pool.connection() as raw:
-                yield _Connection(raw)
-        except psycopg.Error as exc:
-            raise StoreError(f"database read failed: {_first_line(exc)}", url=self.location) from exc
-
-    @contextmanager
-    def snapshot(self) -> Iterator[_Connection]:
-        """A read-only ``REPEATABLE READ`` transaction: one consistent view while other workers append."""
-        local = self._local
-        if getattr(local, "conn", None) is not None:
-            yield local.conn
-            return
-        psycopg = _psycopg()
-        try:
-            with self._pool.connection() as raw, raw.transaction():
-                raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                yield _Connection(raw)
+                if not snapshot:
+                    yield _Connection(raw)
+                    return
+                with raw.transaction():
+                    raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    yield _Connection(raw)
         except psycopg.Error as exc:
             raise StoreError(f"database read failed: {_first_line(exc)}", url=self.location) from exc
 

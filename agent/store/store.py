@@ -167,18 +167,9 @@ class Store:
         pool_max: int = 4,
         timeout_s: float = 10.0,
     ) -> Store:
-        """Open (migrating when needed) the PostgreSQL database at ``url`` (``postgresql://...``).
-
-        Args:
-            url: a libpq URL; the database and its role must exist (see the README).
-            create: when False, a database without facegate's tables is a :class:`NotFoundError`.
-            pool_min, pool_max: the connection pool's size in this process.
-            timeout_s: how long to wait for the server, and for a free pooled connection.
-
-        Raises:
-            UserError: the postgres extra is not installed.
-            StoreError: the server cannot be reached or refuses the login.
-        """
+        """Open (migrating when needed) the PostgreSQL database at ``url`` (``postgresql://...``; the database
+        and its role must exist, see the README). The arguments and errors are
+        :class:`agent.store.postgres.PostgresDatabase`'s; without the postgres extra, a :class:`UserError`."""
         from agent.store.postgres import PostgresDatabase
 
         return cls(PostgresDatabase(url, create=create, pool_min=pool_min, pool_max=pool_max, timeout_s=timeout_s))
