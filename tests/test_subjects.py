@@ -109,9 +109,9 @@ def _converse(settings, subject: str) -> str:  # type: ignore[no-untyped-def]
         return agent.ask(f"what about {subject}?", purpose="mfa", images=[image]).thread_id
 
 
-def _threads(settings: Settings) -> set[str]:
-    """Every thread id in the settings' checkpoint tables (and pending writes)."""
-    if settings.database_url is not None:
+def _threads(settings: Settings | Path) -> set[str]:
+    """Every thread id in the checkpoint tables (and pending writes): the settings' database, or a SQLite file."""
+    if isinstance(settings, Settings) and settings.database_url is not None:
         import psycopg
 
         with psycopg.connect(settings.database_url.get_secret_value()) as pg:
@@ -122,7 +122,7 @@ def _threads(settings: Settings) -> set[str]:
         return {r[0] for r in rows}
     import sqlite3
 
-    conn = sqlite3.connect(settings.resolved_checkpoint_path)
+    conn = sqlite3.connect(settings.resolved_checkpoint_path if isinstance(settings, Settings) else settings)
     try:
         rows = conn.execute("SELECT thread_id FROM checkpoints UNION SELECT thread_id FROM writes").fetchall()
     finally:
