@@ -330,3 +330,32 @@ def test_template_purpose_is_what_the_template_was_enrolled_for(store: Store) ->
         expires_at=NOW + timedelta(days=5), now=NOW,
     )  # fmt: skip
     assert store.template_purpose("alice", model="Dlib", detector="dlib", now=NOW) == ""
+
+
+def test_several_store_calls_in_one_transaction_see_their_own_writes_and_commit_together(store: Store) -> None:
+    with store.transaction():
+        record = store.grant_consent(grant(), actor="op", now=NOW)
+        assert [c.id for c in store.consents_for("alice")] == [record.id]  # read through the open transaction
+        _template(store, record.id)
+        store.revoke_consent("alice", actor="op", capability=ENR, now=NOW + timedelta(minutes=1))
+        assert not store.has_template("alice", model="Dlib", detector="dlib", now=NOW)
+    assert [e.kind for e in store.audit.query()] == ["consent_grant", "enrollment", "consent_revoke"]
+    assert counts(store) == {"subjects": 1, "consents": 2, "templates": 0, "audit_log": 3}
+    assert store.audit.verify().ok
+
+
+def test_threads_of_one_process_share_a_store_safely(store: Store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.audit_helpers import event
+
+    def work(k: int) -> None:
+        for i in range(15):
+            with store.transaction():  # each thread its own transaction (PostgreSQL: its own pooled connection)
+                store.audit.append(event(i, subject=f"t{k}"))
+                assert store.audit.query(subject=f"t{k}", limit=1)[0].summary == {"i": i}
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(work, range(4)))
+    report = store.audit.verify()
+    assert (report.ok, report.rows) == (True, 60)
