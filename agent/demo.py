@@ -150,7 +150,8 @@ def _run(base: Settings, home: Path, photos: Path | None, out: Callable[[str], N
     from tools.sample_photos import GRACE, ensure_sample_photos
     from tools.weights import install_weights
 
-    cfg = base.model_copy(update={"home": home, "db_path": None, "checkpoint_path": None})
+    # a scratch store in the demo's home: never the shared PostgreSQL database FACEGATE_DATABASE_URL may name
+    cfg = base.model_copy(update={"home": home, "db_path": None, "checkpoint_path": None, "database_url": None})
     report = install_weights(cfg)
     if not report.ok:
         from tools.errors import ModelUnavailable

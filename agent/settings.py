@@ -30,6 +30,15 @@ class Settings(EngineSettings):
 
     db_path: Path | None = Field(None, description="SQLite database; default <home>/facegate.db.")
     checkpoint_path: Path | None = Field(None, description="LangGraph checkpoints; default <home>/threads.db.")
+    # PostgreSQL instead of the two SQLite files: consents, subjects, templates, nonces, the audit chain AND the
+    # conversation threads (LangGraph's PostgresSaver) in one database that several workers share. A secret:
+    # the URL may hold the password.
+    database_url: SecretStr | None = Field(
+        None, description="postgresql://user:password@host:port/dbname; unset: SQLite in the home."
+    )
+    database_pool_min: int = Field(1, ge=0, le=100, description="PostgreSQL connections kept open per process.")
+    database_pool_max: int = Field(4, ge=1, le=100, description="PostgreSQL connections at most, per pool.")
+    database_timeout_s: float = Field(10.0, gt=0, description="Wait for the server, and for a pooled connection.")
     policy_file: Path | None = Field(None, description="Purpose catalogue and policy; default the shipped one.")
     reasoner: Literal["auto", "offline", "gemini"] = "auto"
     gemini_api_key: SecretStr | None = Field(
@@ -45,10 +54,25 @@ class Settings(EngineSettings):
     log_level: str = "WARNING"
     log_json: bool | None = Field(None, description="JSON logs; default: JSON when stderr is not a terminal.")
 
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        if not value.get_secret_value().strip():
+            return None  # FACEGATE_DATABASE_URL= (set but empty) means unset: SQLite
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (unset it for the embedded SQLite database)")
+        return value
+
     @field_validator("db_path", "checkpoint_path", mode="before")
     @classmethod
     def _paths(cls, value: object, info: ValidationInfo) -> object:
         return absolute_path(value, name=str(info.field_name))
+
+    @property
+    def database_backend(self) -> Literal["sqlite", "postgres"]:
+        return "postgres" if self.database_url is not None else "sqlite"
 
     @property
     def resolved_db_path(self) -> Path:

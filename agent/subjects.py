@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from agent.clock import iso, utcnow
 from agent.consent import describe_consents
@@ -15,6 +15,7 @@ from agent.store import Store
 from agent.store.models import AuditEntry, Template
 
 if TYPE_CHECKING:
+    import psycopg
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
     from agent.settings import Settings
@@ -49,13 +50,19 @@ def _threads_in(entries: Sequence[AuditEntry]) -> list[dict[str, Any]]:
 
 
 def delete_threads(
-    thread_ids: Sequence[str], *, checkpointer: BaseCheckpointSaver[Any] | None = None, path: Path | None = None
+    thread_ids: Sequence[str],
+    *,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    path: Path | None = None,
+    url: str | None = None,
 ) -> int:
     """Delete these conversation threads from the LangGraph checkpoints; returns how many held anything.
 
     Args:
         thread_ids: the threads to delete.
         checkpointer: a LangGraph saver with ``delete_thread`` (the SDK's own); else
+        url: the PostgreSQL database (``settings.database_url``) whose ``PostgresSaver`` tables hold every
+            worker's conversations; else
         path: the SQLite checkpoint file (``settings.resolved_checkpoint_path``). A missing file holds nothing.
 
     Raises:
@@ -65,6 +72,8 @@ def delete_threads(
         return 0
     if checkpointer is not None:
         return _delete_with(checkpointer, thread_ids)
+    if url is not None:
+        return _delete_in_postgres(url, thread_ids)
     if path is None or not Path(path).exists():
         return 0
     from langgraph.checkpoint.sqlite import SqliteSaver
@@ -95,6 +104,22 @@ def delete_threads(
         conn.close()
 
 
+def _delete_in_postgres(url: str, thread_ids: Sequence[str]) -> int:
+    from agent.store.postgres import existing_saver
+
+    with existing_saver(url) as saver:
+        if saver is None:  # no conversation was ever saved in this database
+            return 0
+        conn = cast("psycopg.Connection[Any]", saver.conn)  # existing_saver's: one connection, not a pool
+
+        def held(thread_id: str) -> bool:
+            # asked in SQL, as for SQLite: reading a checkpoint back would need the graph's types
+            row = conn.execute("SELECT 1 FROM checkpoints WHERE thread_id = %s LIMIT 1", (thread_id,))
+            return row.fetchone() is not None
+
+        return _delete_with(saver, thread_ids, held)
+
+
 def _delete_with(
     saver: BaseCheckpointSaver[Any], thread_ids: Sequence[str], held: Callable[[str], bool] | None = None
 ) -> int:
@@ -117,7 +142,8 @@ def thread_cleaner(
 
     def clean(subject_id: str) -> int:
         threads = [t["thread_id"] for t in subject_threads(store, subject_id)]
-        return delete_threads(threads, checkpointer=checkpointer, path=settings.resolved_checkpoint_path)
+        url = settings.database_url.get_secret_value() if settings.database_url is not None else None
+        return delete_threads(threads, checkpointer=checkpointer, path=settings.resolved_checkpoint_path, url=url)
 
     return clean
 
@@ -205,10 +231,10 @@ def erase_subject_everywhere(
     """Erase a subject from the store AND from every conversation that involved them.
 
     The conversation threads (found through the audit log) are deleted from the checkpoints first (from
-    ``checkpointer`` when given, else from the SQLite file at ``settings.resolved_checkpoint_path``), then
-    ``cleaners`` run, then the store erases and leaves its tombstone; the erasure's audit row counts the threads
-    deleted (``threads_deleted``). If a step before the tombstone fails, the store is unchanged and the erasure can
-    be retried.
+    ``checkpointer`` when given, else from PostgreSQL when ``settings.database_url`` is set, else from the SQLite
+    file at ``settings.resolved_checkpoint_path``), then ``cleaners`` run, then the store erases and leaves its
+    tombstone; the erasure's audit row counts the threads deleted (``threads_deleted``). If a step before the
+    tombstone fails, the store is unchanged and the erasure can be retried.
 
     Erasure wins over turns in flight in other processes: once the tombstone is down, the threads the audit log
     names are looked up and deleted again (``late_threads_deleted``: a turn that wrote its checkpoint in between).

@@ -564,7 +564,7 @@ def run_scenario(
     with tempfile.TemporaryDirectory(prefix=f"fg-eval-{scenario.id}-") as tmp:
         home = Path(tmp)
         materials = _Materials(photos, home, engine)
-        changes: dict[str, Any] = {"home": home, "db_path": None, "checkpoint_path": None}
+        changes: dict[str, Any] = {"home": home, "db_path": None, "checkpoint_path": None, "database_url": None}
         if scenario.trust_anchors:
             changes["trust_anchors"] = materials.anchors()
         scn_settings = settings.model_copy(update=changes)

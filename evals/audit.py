@@ -21,12 +21,11 @@ def record_eval_run(
         from agent.store import Store
     except ImportError:
         return {"recorded": False, "reason": "audit store not available in this build"}
-    settings.resolved_db_path.parent.mkdir(parents=True, exist_ok=True)
-    store = Store.open(settings.resolved_db_path)
+    store = Store.from_settings(settings)  # SQLite: creates the home owner-only when missing
     try:
         entry = store.writer.eval_run(
             actor=settings.actor, eval_kind=eval_kind, dataset_sha256=dataset_sha256, summary=summary
         )
     finally:
         store.close()
-    return {"recorded": True, "seq": entry.seq, "db": str(settings.resolved_db_path)}
+    return {"recorded": True, "seq": entry.seq, "db": store.location}

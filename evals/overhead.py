@@ -174,7 +174,13 @@ def measure_overhead(
 
     with tempfile.TemporaryDirectory(prefix="facegate-bench-") as tmp:
         base = settings or Settings()
-        update: dict[str, object] = {"home": Path(tmp), "reasoner": "offline", "db_path": None, "checkpoint_path": None}
+        update: dict[str, object] = {
+            "home": Path(tmp),
+            "reasoner": "offline",
+            "db_path": None,
+            "checkpoint_path": None,
+            "database_url": None,  # a FACEGATE_DATABASE_URL in the shell never points the bench at shared data
+        }
         sources: list[object] = []
         if signed:
             sources, update["trust_anchors"] = _signed_photos(Path(tmp))

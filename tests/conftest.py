@@ -77,6 +77,8 @@ def no_real_model_requests(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every test: no Gemini key from the environment, no Gemini client off loopback, no non-loopback TCP."""
     for name in _GEMINI_KEYS:
         monkeypatch.delenv(name, raising=False)
+    # nor the developer's database: a test that wants PostgreSQL names its own throwaway one (tests/db_fixtures.py)
+    monkeypatch.delenv("FACEGATE_DATABASE_URL", raising=False)
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
 
@@ -141,3 +143,8 @@ def provenance_kit(tmp_path_factory: pytest.TempPathFactory, sample_photos_dir: 
     from tests.provenance_fixtures import make_kit
 
     return make_kit(tmp_path_factory.mktemp("provenance"), sample_photos_dir)
+
+
+# --- databases: the store's tests run on SQLite and on PostgreSQL (tests/db_fixtures.py) -----------------------
+
+from tests.db_fixtures import backend, db_settings, open_store, postgres, store, target  # noqa: E402, F401

@@ -1,4 +1,5 @@
-"""The audit chain: appends, queries, every kind of tampering, concurrent writers and a killed writer."""
+"""The audit chain: appends, queries, every kind of tampering, concurrent writers and a killed writer, on SQLite
+and on PostgreSQL (``target`` is a SQLite file's path or a PostgreSQL URL: see tests/db_fixtures.py)."""
 
 from __future__ import annotations
 
@@ -16,27 +17,26 @@ from pydantic import ValidationError
 from agent.cli.main import main
 from agent.errors import AuditIntegrityError
 from agent.store import GENESIS_HASH, AuditEvent, Store, canonical_json, chain_hash
-from tests.audit_helpers import event, fill, raw
+from tests.audit_helpers import event, fill, open_target, raw
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "facegate.db"
-    fill(path, 10, batch=3)
-    return path
+def db(target: str) -> str:
+    fill(target, 10, batch=3)
+    return target
 
 
-def verify(path: Path, **kw):  # type: ignore[no-untyped-def]
-    store = Store.open(path)
+def verify(path: str | Path, **kw):  # type: ignore[no-untyped-def]
+    store = open_target(path)
     try:
         return store.audit.verify(**kw)
     finally:
         store.close()
 
 
-def test_intact_log_verifies_and_chains(db: Path) -> None:
+def test_intact_log_verifies_and_chains(db: str) -> None:
     report = verify(db)
     assert (report.ok, report.rows, report.first_bad_seq) == (True, 10, None)
     rows = raw(db).execute("SELECT seq, body, prev_hash, row_hash FROM audit_log ORDER BY seq").fetchall()
@@ -47,9 +47,11 @@ def test_intact_log_verifies_and_chains(db: Path) -> None:
     assert report.head_hash == prev
 
 
-def test_sql_updates_and_deletes_are_refused(db: Path) -> None:
+def test_sql_updates_and_deletes_are_refused(tmp_path: Path) -> None:
     import sqlite3
 
+    db = tmp_path / "facegate.db"  # SQLite here; PostgreSQL's triggers: tests/test_store_migrations.py
+    fill(db, 10)
     conn = sqlite3.connect(db)
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("UPDATE audit_log SET actor = 'x' WHERE seq = 1")
@@ -92,7 +94,7 @@ TAMPERING = {
 
 
 @pytest.mark.parametrize("name", list(TAMPERING))
-def test_tampering_is_detected_and_located(db: Path, name: str) -> None:
+def test_tampering_is_detected_and_located(db: str, name: str) -> None:
     sql, bad, problem = TAMPERING[name]
     conn = raw(db)
     for statement in sql.split("; "):
@@ -104,7 +106,7 @@ def test_tampering_is_detected_and_located(db: Path, name: str) -> None:
     assert problem in (report.problem or ""), report.problem
 
 
-def test_reordered_rows_are_detected(db: Path) -> None:
+def test_reordered_rows_are_detected(db: str) -> None:
     conn = raw(db)
     _swap(conn, 4, 5)
     conn.close()
@@ -112,7 +114,7 @@ def test_reordered_rows_are_detected(db: Path) -> None:
     assert not report.ok and report.first_bad_seq == 4
 
 
-def test_truncation_hidden_by_rewriting_the_head_needs_the_anchor(db: Path) -> None:
+def test_truncation_hidden_by_rewriting_the_head_needs_the_anchor(db: str) -> None:
     anchor = verify(db).head_hash
     conn = raw(db)
     conn.execute("DELETE FROM audit_log WHERE seq > 7")
@@ -123,7 +125,7 @@ def test_truncation_hidden_by_rewriting_the_head_needs_the_anchor(db: Path) -> N
     assert not report.ok and "anchored" in (report.problem or "")
 
 
-def test_full_rewrite_is_caught_by_the_anchor(db: Path) -> None:
+def test_full_rewrite_is_caught_by_the_anchor(db: str) -> None:
     anchor = verify(db).head_hash
     conn = raw(db)
     prev = GENESIS_HASH
@@ -144,29 +146,33 @@ def test_full_rewrite_is_caught_by_the_anchor(db: Path) -> None:
     assert not verify(db, expect_head=anchor).ok
 
 
-def test_anchor_of_an_earlier_head_still_verifies_after_growth(tmp_path: Path) -> None:
-    path = tmp_path / "a.db"
+def test_anchor_of_an_earlier_head_still_verifies_after_growth(target: str) -> None:
+    path = target
     fill(path, 5)
     anchor = verify(path).head_hash
-    store = Store.open(path)
+    store = open_target(path)
     store.audit.append(event(99))
     store.close()
     assert verify(path, expect_head=anchor).ok
     assert not verify(path, expect_head="f" * 64).ok
 
 
-def test_append_refuses_to_extend_a_damaged_chain(db: Path) -> None:
+def test_append_refuses_to_extend_a_damaged_chain(db: str) -> None:
     conn = raw(db)
     conn.execute("DELETE FROM audit_log WHERE seq > 7")
     conn.close()
-    store = Store.open(db)
+    store = open_target(db)
     with pytest.raises(AuditIntegrityError):
         store.audit.append(event(1))
     store.close()
 
 
-def test_cli_verify_exit_codes_and_first_bad_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    fill(tmp_path / "facegate.db", 6)
+def test_cli_verify_exit_codes_and_first_bad_row(
+    target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if target.startswith("postgresql://"):
+        monkeypatch.setenv("FACEGATE_DATABASE_URL", target)  # the command finds the store where a worker would
+    fill(target, 6)
     assert main(["--home", str(tmp_path), "audit", "verify"]) == 0
     out = capsys.readouterr().out
     assert "6 rows" in out
@@ -174,7 +180,7 @@ def test_cli_verify_exit_codes_and_first_bad_row(tmp_path: Path, capsys: pytest.
     assert main(["--home", str(tmp_path), "audit", "head"]) == 0
     assert capsys.readouterr().out.strip() == head
     assert main(["--home", str(tmp_path), "audit", "verify", "--expect-head", head]) == 0
-    conn = raw(tmp_path / "facegate.db")
+    conn = raw(target)
     conn.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3")
     conn.close()
     code = main(["--home", str(tmp_path), "audit", "verify"])
@@ -183,8 +189,7 @@ def test_cli_verify_exit_codes_and_first_bad_row(tmp_path: Path, capsys: pytest.
     assert "row 3" in err and len(err.strip().splitlines()) == 1
 
 
-def test_query_filters(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "q.db")
+def test_query_filters(store: Store) -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     for i, (subject, session) in enumerate([("alice", "s1"), ("bob", "s1"), ("alice", "s2"), ("carol", None)]):
         store.audit.append(
@@ -196,7 +201,6 @@ def test_query_filters(tmp_path: Path) -> None:
     assert [e.seq for e in store.audit.query(limit=2)] == [3, 4]
     assert store.audit.query(kind="erasure") == []
     assert store.audit.query(subject="ali") == []  # exact subject match, not a substring
-    store.close()
 
 
 def test_summaries_refuse_pixels_and_embeddings() -> None:
@@ -212,29 +216,29 @@ def _python(code: str) -> list[str]:
     return [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); {code}"]
 
 
-def test_two_processes_writing_at_once_lose_no_row(tmp_path: Path) -> None:
-    path = tmp_path / "c.db"  # not created beforehand: both processes race to create and migrate it
+def test_two_processes_writing_at_once_lose_no_row(target: str) -> None:
+    path = target  # not created beforehand: both processes race to create and migrate it
     n = 150
     code = "from tests.audit_helpers import append_n; append_n(sys.argv[1], sys.argv[2], int(sys.argv[3]))"
     procs = [subprocess.Popen([*_python(code), str(path), tag, str(n)]) for tag in ("p1", "p2")]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     report = verify(path)
     assert report.ok and report.rows == 2 * n
-    store = Store.open(path)
+    store = open_target(path)
     assert len(store.audit.query(session="p1")) == n and len(store.audit.query(session="p2")) == n
     store.close()
 
 
 @pytest.mark.parametrize("after_rows", [20, 120])
-def test_writer_killed_mid_write_leaves_a_verifiable_log(tmp_path: Path, after_rows: int) -> None:
-    path = tmp_path / "k.db"
-    Store.open(path).close()
+def test_writer_killed_mid_write_leaves_a_verifiable_log(target: str, after_rows: int) -> None:
+    path = target
+    open_target(path).close()
     code = "from tests.audit_helpers import append_forever; append_forever(sys.argv[1], 'k')"
     proc = subprocess.Popen([*_python(code), str(path)])
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            watcher = Store.open(path)
+            watcher = open_target(path)
             count, _ = watcher.audit.head()
             watcher.close()
             if count >= after_rows:
@@ -247,7 +251,7 @@ def test_writer_killed_mid_write_leaves_a_verifiable_log(tmp_path: Path, after_r
     report = verify(path)
     assert report.ok, report.problem
     assert report.rows >= after_rows
-    store = Store.open(path)
+    store = open_target(path)
     grants = store.audit.query(kind="consent_grant")
     # every consent row has its audit row and vice versa (same transaction)
     assert len(grants) == len(store.list_subjects())

@@ -17,16 +17,10 @@ from agent.cli.main import main
 from agent.errors import UnknownPurpose, UserError
 from agent.store import MIGRATIONS, Store
 from agent.store.nonces import nonce_digest
+from tests.audit_helpers import open_target
 from tests.policy_cases import NOW, POLICY
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = Store.open(tmp_path / "facegate.db")
-    yield s
-    s.close()
 
 
 def test_issue_then_spend_once(store: Store) -> None:
@@ -120,8 +114,8 @@ def test_migration_4_adds_the_nonce_table_to_an_existing_database(tmp_path: Path
 _RACER = """
 import sys, time, json
 sys.path.insert(0, {root!r})
-from agent.store import Store
-store = Store.open(__import__('pathlib').Path(sys.argv[1]))
+from tests.audit_helpers import open_target
+store = open_target(sys.argv[1])
 start = float(sys.argv[3])
 while time.time() < start:
     pass
@@ -131,9 +125,9 @@ store.close()
 """
 
 
-def test_of_several_processes_presenting_one_nonce_exactly_one_wins(tmp_path: Path) -> None:
-    path = tmp_path / "race.db"
-    with Store.open(path) as store:
+def test_of_several_processes_presenting_one_nonce_exactly_one_wins(target: str) -> None:
+    path = target
+    with open_target(path) as store:
         nonce = issue_nonce(store, POLICY, purpose="mfa", actor="desk", ttl_seconds=120).nonce
     start = time.time() + 1.5  # every process is up and spinning when the gun goes
     code = _RACER.format(root=str(ROOT))
@@ -143,7 +137,7 @@ def test_of_several_processes_presenting_one_nonce_exactly_one_wins(tmp_path: Pa
     ]
     outs = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
     assert sorted(outs) == [False, False, False, True]
-    with Store.open(path) as store:
+    with open_target(path) as store:
         spent = [r for r in store.audit.query(kind="capture_nonce") if r.outcome == "spent"]
         assert len(spent) == 1 and store.audit.verify().ok
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from agent.enrollment import enroll
 from agent.errors import ConsentRequired, PolicyDenied
 from agent.policy import load_policy
 from agent.store import Store
+from tests.db_fixtures import sql
 from tests.photos import photo
 from tests.policy_cases import NOW
 from tools.errors import FaceNotFound, MultipleFaces
@@ -55,13 +55,6 @@ class FakeEngine:
 
     def forget(self, sha256: str) -> None:  # part of the engine protocol; this fake caches nothing
         return None
-
-
-@pytest.fixture
-def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = Store.open(tmp_path / "facegate.db")
-    yield s
-    s.close()
 
 
 def _grant(store: Store, caps=("face_verification", "enrollment"), purpose="access_control", **kw):  # type: ignore[no-untyped-def]
@@ -139,7 +132,7 @@ def test_enroll_stores_template_with_retention_capped_by_consent(store: Store) -
     assert kinds == ["consent_grant", "decision", "enrollment"]
     [row] = store.audit.query(kind="enrollment")
     assert row.session_id == "s9" and "vector" not in row.summary
-    body = sqlite3.connect(store.path).execute("SELECT group_concat(body) FROM audit_log").fetchone()[0]
+    body = " ".join(b for (b,) in sql(store, "SELECT body FROM audit_log"))
     assert "0.0078125" not in body  # 1/128, a vector component
 
 

@@ -1,4 +1,7 @@
-"""The consent registry and templates: migrations, grant/revoke semantics, templates, sweeps, erasure."""
+"""The consent registry and templates: migrations, grant/revoke semantics, templates, sweeps, erasure.
+
+Tests that take the ``store`` fixture (tests/db_fixtures.py) run on SQLite and on PostgreSQL; the SQLite-only
+ones (WAL, file modes, migrating a file written by hand) open a file themselves."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from agent.errors import ConsentRequired, InvalidConsent, MigrationError
 from agent.policy import Capability, Evidence, decide, load_policy
 from agent.store import MIGRATIONS, ConsentGrant, Store
 from agent.store.db import iso
+from tests.db_fixtures import counts, sql
 from tests.policy_cases import NOW, img, request
 from tools.errors import NotFoundError
 
@@ -23,24 +27,6 @@ POLICY = load_policy()
 def grant(subject: str = "alice", caps=(FV, ENR), purposes=("access_control",), **kw) -> ConsentGrant:  # type: ignore[no-untyped-def]
     data = {"notice": "v1", "evidence": EV, "term_days": 30, **kw}
     return ConsentGrant(subject_id=subject, capabilities=frozenset(caps), purposes=frozenset(purposes), **data)
-
-
-@pytest.fixture
-def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = Store.open(tmp_path / "facegate.db")
-    yield s
-    s.close()
-
-
-def _counts(path: Path) -> dict[str, int]:
-    conn = sqlite3.connect(path)
-    try:
-        return {
-            t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-            for t in ("subjects", "consents", "templates", "audit_log")
-        }
-    finally:
-        conn.close()
 
 
 def test_migrations_are_numbered_idempotent_and_wal(tmp_path: Path) -> None:
@@ -76,7 +62,7 @@ def test_incomplete_grant_is_refused_and_writes_nothing(store: Store, changes: d
     g = grant().model_copy(update=changes)
     with pytest.raises(InvalidConsent, match=missing):
         store.grant_consent(g, actor="op", now=NOW)
-    assert _counts(store.path) == {"subjects": 0, "consents": 0, "templates": 0, "audit_log": 0}
+    assert counts(store) == {"subjects": 0, "consents": 0, "templates": 0, "audit_log": 0}
 
 
 def test_unconsentable_capability_and_past_term_are_refused(store: Store) -> None:
@@ -84,7 +70,7 @@ def test_unconsentable_capability_and_past_term_are_refused(store: Store) -> Non
         store.grant_consent(grant(caps=(FV, Capability.IDENTIFICATION)), actor="op", now=NOW)
     with pytest.raises(InvalidConsent, match="ended"):
         store.grant_consent(grant(term_days=None, expires_at=NOW - timedelta(days=1)), actor="op", now=NOW)
-    assert _counts(store.path)["consents"] == 0
+    assert counts(store)["consents"] == 0
 
 
 def test_grant_round_trip_and_audit(store: Store) -> None:
@@ -172,10 +158,10 @@ def test_revoking_enrollment_deletes_templates_but_verification_revocation_does_
 def test_save_template_rechecks_consent_in_the_transaction(store: Store) -> None:
     record = store.grant_consent(grant(), actor="op", now=NOW)
     store.revoke_consent("alice", actor="op", now=NOW)
-    before = _counts(store.path)
+    before = counts(store)
     with pytest.raises(ConsentRequired):
         _template(store, record.id)
-    assert _counts(store.path) == before
+    assert counts(store) == before
     with pytest.raises(NotFoundError):
         store.save_template("ghost", model="m", detector="d", vector=[1.0], image_sha256="0", expires_at=NOW)
 
@@ -201,7 +187,7 @@ def test_erasure_leaves_tombstone_and_no_biometrics(store: Store) -> None:
     assert info is not None and info.erased_at == NOW + timedelta(days=1)
     assert store.templates_for("alice") == []
     assert all(c.revoked_at is not None for c in store.consents_for("alice"))
-    raw = sqlite3.connect(store.path).execute("SELECT group_concat(body) FROM audit_log").fetchone()[0]
+    raw = " ".join(body for (body,) in sql(store, "SELECT body FROM audit_log"))
     assert "0.25" not in raw and "-0.5" not in raw  # no vector values anywhere in the log
     assert info.erased and info.reregistered_at is None
     # the person may come back; the erasure stays on record
@@ -250,7 +236,7 @@ def test_migration_3_adds_reregistered_at_to_an_existing_database(tmp_path: Path
 def test_blank_notice_or_evidence_is_no_consent(store: Store, changes: dict) -> None:  # type: ignore[type-arg]
     with pytest.raises(InvalidConsent, match=r"notice|evidence"):
         store.grant_consent(grant().model_copy(update=changes), actor="op", now=NOW)
-    assert _counts(store.path)["consents"] == 0
+    assert counts(store)["consents"] == 0
 
 
 @pytest.mark.parametrize(("method", "by"), [(" ", "op"), ("signed_form", " "), ("", "op"), ("\n", "\t")])
@@ -264,10 +250,7 @@ def test_evidence_must_hold_text(method: str, by: str) -> None:
 
 def test_a_blank_evidence_row_written_before_the_fix_is_not_consent(store: Store) -> None:
     record = store.grant_consent(grant(caps=(FV,), purposes=("customer_service",)), actor="op", now=NOW)
-    raw = sqlite3.connect(store.path)
-    raw.execute("UPDATE consents SET evidence = ? WHERE id = ?", ('{"method": " ", "recorded_by": " "}', record.id))
-    raw.commit()
-    raw.close()
+    sql(store, "UPDATE consents SET evidence = ? WHERE id = ?", ('{"method": " ", "recorded_by": " "}', record.id))
     [back] = store.consents_for("alice")
     assert back.evidence is not None and back.evidence.method == " "  # shown as recorded
     assert back.missing_elements() == ["evidence"] and not back.active_at(NOW + timedelta(seconds=1))
@@ -285,7 +268,7 @@ def test_expiry_is_bounded_by_max_days_and_must_follow_the_grant(store: Store) -
             store.grant_consent(grant(term_days=None, expires_at=expires), actor="op", now=NOW)
     with pytest.raises(InvalidConsent, match="after the grant time"):
         store.grant_consent(grant(term_days=None, expires_at=NOW), actor="op", now=NOW)
-    assert _counts(store.path)["consents"] == 0
+    assert counts(store)["consents"] == 0
     longest = store.grant_consent(grant(term_days=None, expires_at=NOW + timedelta(days=MAX_DAYS)), actor="op", now=NOW)
     assert longest.expires_at == NOW + timedelta(days=MAX_DAYS)
     assert store.grant_consent(grant(term_days=MAX_DAYS), actor="op", now=NOW).expires_at == longest.expires_at
@@ -304,7 +287,7 @@ def test_error_inside_a_transaction_rolls_everything_back(store: Store) -> None:
     with pytest.raises(RuntimeError), store.transaction():
         store.grant_consent(grant(), actor="op", now=NOW)
         raise RuntimeError("boom")
-    assert _counts(store.path) == {"subjects": 0, "consents": 0, "templates": 0, "audit_log": 0}
+    assert counts(store) == {"subjects": 0, "consents": 0, "templates": 0, "audit_log": 0}
     assert store.audit.verify().ok
 
 
@@ -347,3 +330,32 @@ def test_template_purpose_is_what_the_template_was_enrolled_for(store: Store) ->
         expires_at=NOW + timedelta(days=5), now=NOW,
     )  # fmt: skip
     assert store.template_purpose("alice", model="Dlib", detector="dlib", now=NOW) == ""
+
+
+def test_several_store_calls_in_one_transaction_see_their_own_writes_and_commit_together(store: Store) -> None:
+    with store.transaction():
+        record = store.grant_consent(grant(), actor="op", now=NOW)
+        assert [c.id for c in store.consents_for("alice")] == [record.id]  # read through the open transaction
+        _template(store, record.id)
+        store.revoke_consent("alice", actor="op", capability=ENR, now=NOW + timedelta(minutes=1))
+        assert not store.has_template("alice", model="Dlib", detector="dlib", now=NOW)
+    assert [e.kind for e in store.audit.query()] == ["consent_grant", "enrollment", "consent_revoke"]
+    assert counts(store) == {"subjects": 1, "consents": 2, "templates": 0, "audit_log": 3}
+    assert store.audit.verify().ok
+
+
+def test_threads_of_one_process_share_a_store_safely(store: Store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.audit_helpers import event
+
+    def work(k: int) -> None:
+        for i in range(15):
+            with store.transaction():  # each thread its own transaction (PostgreSQL: its own pooled connection)
+                store.audit.append(event(i, subject=f"t{k}"))
+                assert store.audit.query(subject=f"t{k}", limit=1)[0].summary == {"i": i}
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(work, range(4)))
+    report = store.audit.verify()
+    assert (report.ok, report.rows) == (True, 60)

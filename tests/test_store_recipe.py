@@ -32,31 +32,25 @@ def _save(store: Store, **kw: object) -> str:
     return store.save_template("alice", **args)  # type: ignore[arg-type]
 
 
-def test_recipe_round_trips_and_is_audited(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "f.db")
+def test_recipe_round_trips_and_is_audited(store: Store) -> None:
     _save(store, recipe=RECIPE)
     template = store.get_template("alice", model="Dlib", detector="dlib", now=NOW)
     assert template is not None and template.recipe == RECIPE
     assert store.templates_for("alice")[0].recipe == RECIPE
     assert store.audit.query(kind="enrollment")[-1].summary["recipe"] == RECIPE.model_dump(mode="json")
-    store.close()
 
 
-def test_without_a_recipe_the_template_reads_as_unrecorded(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "f.db")
+def test_without_a_recipe_the_template_reads_as_unrecorded(store: Store) -> None:
     _save(store)
     template = store.get_template("alice", model="Dlib", detector="dlib", now=NOW)
     assert template is not None and not template.recipe.recorded
     assert (template.recipe.model, template.recipe.detector, template.recipe.mirror) == ("Dlib", "dlib", False)
-    store.close()
 
 
-def test_a_recipe_for_another_model_is_refused_with_nothing_written(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "f.db")
+def test_a_recipe_for_another_model_is_refused_with_nothing_written(store: Store) -> None:
     with pytest.raises(UserError, match="recipe"):
         _save(store, recipe=RECIPE.model_copy(update={"detector": "opencv"}))
     assert store.templates_for("alice") == []
-    store.close()
 
 
 def test_migration_5_keeps_older_templates_as_unrecorded(tmp_path: Path) -> None:

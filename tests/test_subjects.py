@@ -1,8 +1,10 @@
-"""Subject rights: export (everything held, templates only as hashes unless asked) and erasure."""
+"""Subject rights: export (everything held, templates only as hashes unless asked) and erasure, on SQLite and on
+PostgreSQL (whose conversations are in LangGraph's PostgresSaver tables of the same database)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 
 from agent.consent import grant_consent
 from agent.policy import load_policy
+from agent.settings import Settings
 from agent.store import AuditEvent, Store
 from agent.subjects import erase_subject, export_subject
 from tests.policy_cases import NOW
@@ -19,8 +22,8 @@ POLICY = load_policy()
 
 
 @pytest.fixture
-def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = Store.open(tmp_path / "facegate.db")
+def store(open_store: Callable[..., Store]):  # type: ignore[no-untyped-def]
+    s = open_store()
     record = grant_consent(
         s,
         POLICY,
@@ -95,7 +98,7 @@ def test_unknown_subject(store: Store) -> None:
 
 
 def _converse(settings, subject: str) -> str:  # type: ignore[no-untyped-def]
-    """One conversation about ``subject`` through the SDK (SQLite checkpoints); returns its thread id."""
+    """One conversation about ``subject`` through the SDK (the settings' checkpoints); returns its thread id."""
     from agent.sdk import FaceAgent, ImageInput
     from tests.fakes import FakeFaceEngine, ScriptedReasoner, call, say
 
@@ -106,10 +109,20 @@ def _converse(settings, subject: str) -> str:  # type: ignore[no-untyped-def]
         return agent.ask(f"what about {subject}?", purpose="mfa", images=[image]).thread_id
 
 
-def _threads(path: Path) -> set[str]:
+def _threads(settings: Settings | Path) -> set[str]:
+    """Every thread id in the checkpoint tables (and pending writes): the settings' database, or a SQLite file."""
+    if isinstance(settings, Settings) and settings.database_url is not None:
+        import psycopg
+
+        with psycopg.connect(settings.database_url.get_secret_value()) as pg:
+            rows = pg.execute(
+                "SELECT thread_id FROM checkpoints UNION SELECT thread_id FROM checkpoint_writes "
+                "UNION SELECT thread_id FROM checkpoint_blobs"
+            ).fetchall()
+        return {r[0] for r in rows}
     import sqlite3
 
-    conn = sqlite3.connect(path)
+    conn = sqlite3.connect(settings.resolved_checkpoint_path if isinstance(settings, Settings) else settings)
     try:
         rows = conn.execute("SELECT thread_id FROM checkpoints UNION SELECT thread_id FROM writes").fetchall()
     finally:
@@ -117,15 +130,14 @@ def _threads(path: Path) -> set[str]:
     return {r[0] for r in rows}
 
 
-def test_erasure_deletes_the_subjects_conversations_from_the_checkpoints(tmp_path: Path) -> None:
-    from agent.settings import Settings
+def test_erasure_deletes_the_subjects_conversations_from_the_checkpoints(db_settings: Settings, tmp_path: Path) -> None:
     from agent.subjects import erase_subject_everywhere, subject_threads
 
-    settings = Settings(home=tmp_path, reasoner="offline", actor="tester")
+    settings = db_settings.model_copy(update={"reasoner": "offline", "actor": "tester"})
     carol_1, carol_2, bob = _converse(settings, "carol"), _converse(settings, "carol"), _converse(settings, "bob")
     checkpoints = settings.resolved_checkpoint_path
-    assert _threads(checkpoints) == {carol_1, carol_2, bob}
-    with Store.open(settings.resolved_db_path) as store:
+    assert _threads(settings) == {carol_1, carol_2, bob}
+    with Store.from_settings(settings) as store:
         grant_consent(
             store, POLICY, subject_id="carol", capabilities=["face_verification"], purposes=["mfa"], notice="v1",
             evidence_method="m", recorded_by="op", term_days=30, actor="op",
@@ -138,10 +150,12 @@ def test_erasure_deletes_the_subjects_conversations_from_the_checkpoints(tmp_pat
         [row] = store.audit.query(kind="erasure")
         assert row.summary["threads_deleted"] == 2 and carol_1 not in str(row.summary)
         assert store.audit.verify().ok
-        # bob's conversation stays; carol's are gone, also from the file's free pages
-        assert _threads(checkpoints) == {bob}
-        raw = checkpoints.read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("threads.db-*") if p.is_file())
-        assert carol_1.encode() not in raw and carol_2.encode() not in raw
+        # bob's conversation stays; carol's are gone, also from the SQLite file's free pages
+        assert _threads(settings) == {bob}
+        if settings.database_url is None:
+            files = [checkpoints, *(p for p in tmp_path.glob("threads.db-*") if p.is_file())]
+            raw = b"".join(p.read_bytes() for p in files)
+            assert carol_1.encode() not in raw and carol_2.encode() not in raw
         # erasing again is harmless: nothing left to delete
         assert erase_subject_everywhere(store, settings, "carol", actor="dpo")["threads_deleted"] == 0
         assert subject_threads(store, "carol")  # the audit log still knows (ids and times only)
@@ -216,10 +230,10 @@ def test_export_after_a_return_keeps_the_erasure(store: Store) -> None:
     assert back["erasures"] == erased["erasures"] and len(back["erasures"]) == 1
 
 
-def test_blank_evidence_through_the_service_is_invalid_consent(tmp_path: Path) -> None:
+def test_blank_evidence_through_the_service_is_invalid_consent(open_store: Callable[..., Store]) -> None:
     from agent.errors import InvalidConsent
 
-    with Store.open(tmp_path / "b.db") as s:
+    with open_store() as s:
         for method, by in ((" ", " "), ("m", "  "), ("\t", "op")):
             with pytest.raises(InvalidConsent, match="missing evidence"):
                 grant_consent(
@@ -227,3 +241,16 @@ def test_blank_evidence_through_the_service_is_invalid_consent(tmp_path: Path) -
                     notice="n", evidence_method=method, recorded_by=by, term_days=30, actor="op", now=NOW,
                 )  # fmt: skip
         assert s.list_subjects() == [] and s.audit.head()[0] == 0
+
+
+def test_conversations_are_listed_from_the_settings_database(db_settings: Settings) -> None:
+    """`facegate threads` and `chat -c` read the settings' checkpointer: the SQLite file, or PostgreSQL."""
+    from agent.threads import get_thread, latest_thread, list_threads
+
+    settings = db_settings.model_copy(update={"reasoner": "offline", "actor": "tester"})
+    assert list_threads(settings) == [] and latest_thread(settings) is None  # nothing saved yet: nothing created
+    first, second = _converse(settings, "carol"), _converse(settings, "bob")
+    assert [t.thread_id for t in list_threads(settings)] == [second, first]
+    found = get_thread(settings, first)
+    assert found is not None and (found.purpose, found.turns) == ("mfa", 1)
+    assert get_thread(settings, "no-such-thread") is None

@@ -37,7 +37,7 @@ def nonce(purpose: str, subject: str | None, ttl: int | None, actor: str | None,
     from agent.store import Store
 
     settings = load_settings()
-    with Store.open(settings.resolved_db_path) as store:
+    with Store.from_settings(settings) as store:
         issued = issue_nonce(
             store,
             load_policy(settings.policy_file),

@@ -110,7 +110,7 @@ def opened(settings: Settings | None = None, *, create: bool = False) -> Iterato
     from agent.store import Store
 
     settings = settings or load_settings()
-    store = Store.open(settings.resolved_db_path, create=create)
+    store = Store.from_settings(settings, create=create)
     try:
         yield settings, store
     finally:

@@ -98,13 +98,12 @@ def resolve_thread(settings: Settings, *, purpose: str | None, continue_: bool, 
 
     if continue_ and thread_id:
         raise click.UsageError("give -c/--continue or --thread, not both")
-    path = settings.resolved_checkpoint_path
     if continue_:
-        found = latest_thread(path)
+        found = latest_thread(settings)
         if found is None:
             raise UserError(f"no conversation to continue in {settings.home}; start one with --purpose")
     else:
-        found = get_thread(path, thread_id) if thread_id else None
+        found = get_thread(settings, thread_id) if thread_id else None
     if found is None or found.purpose is None:
         if not purpose:
             raise click.UsageError("--purpose is needed to start a conversation (or -c to continue the last one)")

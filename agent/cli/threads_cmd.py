@@ -22,7 +22,7 @@ def threads(limit: int | None, as_json: bool) -> int:
     from agent.cli.output import print_table
     from agent.threads import list_threads
 
-    found = list_threads(load_settings().resolved_checkpoint_path, limit=limit)
+    found = list_threads(load_settings(), limit=limit)
     if as_json:
         print_json([t.model_dump(mode="json") for t in found])
         return 0

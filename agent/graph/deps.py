@@ -37,7 +37,9 @@ __all__ = [
     "FaceEngineProtocol",
     "build_deps",
     "make_checkpointer",
+    "postgres_checkpointer",
     "serde_allowlist",
+    "settings_checkpointer",
     "sqlite_checkpointer",
 ]
 
@@ -112,7 +114,7 @@ def build_deps(
     if store is None:
         from agent.store import Store
 
-        store = Store.open(settings.resolved_db_path)  # creates its folder owner-only
+        store = Store.from_settings(settings)  # SQLite: creates its folder owner-only
     if engine is None:
         from tools.engine import FaceEngine
 
@@ -201,6 +203,28 @@ def sqlite_checkpointer(path: Path) -> BaseCheckpointSaver[str]:
         if side.exists():
             make_private_file(side)
     return SqliteSaver(conn, serde=checkpoint_serde())
+
+
+def postgres_checkpointer(settings: Settings) -> BaseCheckpointSaver[str]:
+    """LangGraph's ``PostgresSaver`` on ``settings.database_url``: every worker on that database resumes any
+    conversation by thread id, and an erasure through any of them reaches every thread."""
+    from agent.store.postgres import open_saver
+
+    if settings.database_url is None:
+        raise ValueError("postgres_checkpointer needs settings.database_url")
+    return open_saver(
+        settings.database_url.get_secret_value(),
+        serde=checkpoint_serde(),
+        pool_max=settings.database_pool_max,
+        timeout_s=settings.database_timeout_s,
+    )
+
+
+def settings_checkpointer(settings: Settings) -> BaseCheckpointSaver[str]:
+    """The conversations' saver the settings name: PostgreSQL with ``database_url``, else the SQLite file."""
+    if settings.database_url is not None:
+        return postgres_checkpointer(settings)
+    return sqlite_checkpointer(settings.resolved_checkpoint_path)
 
 
 def make_checkpointer(kind: str, path: Path) -> BaseCheckpointSaver[str]:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from agent.errors import UnknownPurpose
-from agent.graph.deps import build_deps, make_checkpointer
+from agent.graph.deps import build_deps, make_checkpointer, settings_checkpointer
 from agent.graph.messages import Turn
 from agent.sdk.events import AgentEvent, fold_reply
 from agent.sdk.models import AgentReply, ConsentAnswers, ConsentHandler, ImageInput
@@ -39,8 +39,8 @@ class FaceAgent(OperatorActions):
     Args:
         settings: the one settings object (default: from the environment).
         reasoner, engine, store, policy, clock: override what settings would build (tests, evals).
-        checkpointer: a LangGraph saver; default SQLite at ``settings.resolved_checkpoint_path``;
-            ``"memory"`` for an in-memory one.
+        checkpointer: a LangGraph saver; default the settings' (PostgreSQL with ``settings.database_url``, else
+            SQLite at ``settings.resolved_checkpoint_path``); ``"memory"`` for an in-memory one.
         human_present: default for ``ask``: whether a person can be asked for consent during a run.
         consent_handler: default for ``ask``: asks the person when a run pauses for consent.
     """
@@ -64,8 +64,10 @@ class FaceAgent(OperatorActions):
         self.settings = settings or Settings()
         self._own_store = store is None
         self.deps = build_deps(self.settings, reasoner=reasoner, engine=engine, store=store, policy=policy, clock=clock)
-        if checkpointer is None or checkpointer == "memory":
-            checkpointer = make_checkpointer(checkpointer or "sqlite", self.settings.resolved_checkpoint_path)
+        if checkpointer is None:
+            checkpointer = settings_checkpointer(self.settings)
+        elif checkpointer == "memory":
+            checkpointer = make_checkpointer("memory", self.settings.resolved_checkpoint_path)
         from agent.graph.erasure_guard import ErasureGuard
 
         # erasure wins: no checkpoint write keeps data of a person erased since the conversation named them
@@ -108,7 +110,7 @@ class FaceAgent(OperatorActions):
         return self.deps.reasoner
 
     def close(self) -> None:
-        conn = getattr(self.checkpointer, "conn", None)  # the SQLite saver's connection (others have none)
+        conn = getattr(self.checkpointer, "conn", None)  # the SQLite saver's connection, the Postgres one's pool
         if conn is not None:
             conn.close()
         if self._own_store:

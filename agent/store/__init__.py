@@ -1,4 +1,4 @@
-"""The SQLite store: subjects, consents, face templates and the hash-chained audit log."""
+"""The store: subjects, consents, face templates, nonces and the hash-chained audit log, in SQLite or PostgreSQL."""
 
 from agent.store.audit import AuditLog, canonical_json, chain_hash
 from agent.store.migrations import GENESIS_HASH, MIGRATIONS

@@ -1,9 +1,10 @@
 """The audit log: append-only, hash-chained, with a head row that makes truncation visible.
 
 Each row's ``body`` is the canonical JSON of the event plus its ``seq`` and ``ts``;
-``row_hash = sha256(prev_hash || body)``. The previous hash is read inside the same ``BEGIN IMMEDIATE``
-transaction that inserts the row and moves ``audit_head``, so concurrent writers never fork the chain and a
-killed writer leaves either the whole row or nothing. Rows never hold pixels or embeddings.
+``row_hash = sha256(prev_hash || body)``. The previous hash is read inside the same transaction that inserts the
+row and moves ``audit_head`` (SQLite: under ``BEGIN IMMEDIATE``; PostgreSQL: with the head row locked ``FOR
+UPDATE``), so concurrent writers, in any number of processes, never fork the chain, and a killed writer leaves
+either the whole row or nothing. Rows never hold pixels or embeddings.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from agent.store.db import Database, iso, utcnow
+from agent.clock import iso, utcnow
+from agent.store.backend import Backend, Connection
 from agent.store.migrations import GENESIS_HASH
 from agent.store.models import AuditEntry, AuditEvent, AuditKind, AuditVerifyReport
 
@@ -34,22 +36,23 @@ _INDEXED = ("ts", "kind", "actor", "session_id", "subjects")
 class AuditLog:
     """Appends, verifies and queries the audit chain of one database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Backend) -> None:
         self._db = db
 
     def append(self, event: AuditEvent) -> AuditEntry:
         """Append one event in its own transaction (or the caller's, when one is open)."""
-        with self._db.transaction():
-            return self._append_locked(event)
+        with self._db.transaction() as conn:
+            return self._append_locked(conn, event)
 
     def append_many(self, events: Iterable[AuditEvent]) -> list[AuditEntry]:
         """Append several events in one transaction (all or none)."""
-        with self._db.transaction():
-            return [self._append_locked(e) for e in events]
+        with self._db.transaction() as conn:
+            return [self._append_locked(conn, e) for e in events]
 
-    def _append_locked(self, event: AuditEvent) -> AuditEntry:
-        conn = self._db.conn
-        count, prev_hash = conn.execute("SELECT count, last_hash FROM audit_head WHERE id = 1").fetchone()
+    def _append_locked(self, conn: Connection, event: AuditEvent) -> AuditEntry:
+        count, prev_hash = conn.execute(
+            f"SELECT count, last_hash FROM audit_head WHERE id = 1{self._db.dialect.lock_head}"
+        ).fetchone()
         last = conn.execute("SELECT seq, row_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         if (last is None and count != 0) or (last is not None and (last[0] != count or last[1] != prev_hash)):
             # Never extend a chain whose head disagrees with its rows: that would bury the damage.
@@ -110,17 +113,12 @@ class AuditLog:
                 elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
             )
 
-        with self._db.reading() as conn:
-            # One read transaction: a consistent snapshot even while other processes append.
-            conn.execute("BEGIN")
-            try:
-                head_row = conn.execute("SELECT count, last_hash FROM audit_head WHERE id = 1").fetchone()
-                rows = conn.execute(
-                    "SELECT seq, ts, kind, actor, session_id, subjects, body, prev_hash, row_hash "
-                    "FROM audit_log ORDER BY seq"
-                ).fetchall()
-            finally:
-                conn.execute("COMMIT")
+        with self._db.snapshot() as conn:  # a consistent view even while other processes append
+            head_row = conn.execute("SELECT count, last_hash FROM audit_head WHERE id = 1").fetchone()
+            rows = conn.execute(
+                "SELECT seq, ts, kind, actor, session_id, subjects, body, prev_hash, row_hash "
+                "FROM audit_log ORDER BY seq"
+            ).fetchall()
 
         prev = GENESIS_HASH
         expected = 1
@@ -217,7 +215,7 @@ class AuditLog:
         where: list[str] = []
         params: list[str | int] = []
         if subject is not None:
-            where.append("EXISTS (SELECT 1 FROM json_each(audit_log.subjects) WHERE value = ?)")
+            where.append(self._db.dialect.subject_in_list)
             params.append(subject)
         if session is not None:
             where.append("session_id = ?")

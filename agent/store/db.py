@@ -1,5 +1,7 @@
 """One SQLite connection with WAL, a busy timeout, foreign keys, numbered migrations and re-entrant
-``BEGIN IMMEDIATE`` transactions (concurrent writers in several processes queue instead of forking state)."""
+``BEGIN IMMEDIATE`` transactions (concurrent writers in several processes queue instead of forking state).
+
+The embedded backend (:class:`agent.store.backend.Backend`); :mod:`agent.store.postgres` is the other one."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from agent.clock import iso, parse_iso, utcnow
 from agent.errors import MigrationError, StoreError
+from agent.store.backend import SQLITE, apply_migrations
 from agent.store.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 10_000
@@ -72,10 +75,18 @@ def _set_wal(conn: sqlite3.Connection) -> str:
 
 
 class Database:
-    """A connection plus the lock and transaction discipline every store operation uses."""
+    """A connection plus the lock and transaction discipline every store operation uses (SQLite).
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    Args:
+        path: the database file (created owner-only, with its folder, when missing).
+        migrate_to: apply migrations up to this number only (upgrade tests build an older schema this way).
+    """
+
+    dialect = SQLITE
+
+    def __init__(self, path: Path, *, migrate_to: int | None = None) -> None:
+        self.path: Path | None = path
+        self.location = str(path)
         try:
             make_private_dir(path.parent)
             make_private_file(path)
@@ -95,7 +106,7 @@ class Database:
             raise StoreError(f"cannot open database {path}: {exc}", path=str(path)) from exc
         self._lock = threading.RLock()
         self._depth = 0
-        self.migrate()
+        self.migrate(target=migrate_to)
 
     def close(self) -> None:
         with self._lock:
@@ -153,34 +164,27 @@ class Database:
         with self._lock:
             yield self.conn
 
-    def migrate(self) -> list[int]:
-        """Apply missing migrations in order; idempotent. Returns the numbers applied now."""
-        applied_now: list[int] = []
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: a consistent view even while other processes append (inside a write
+        transaction, that transaction is the view)."""
+        with self._lock:
+            if self._depth:
+                yield self.conn
+                return
+            self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            finally:
+                self.conn.execute("COMMIT")
+
+    def migrate(self, *, target: int | None = None) -> list[int]:
+        """Apply missing migrations (up to ``target``) in order; idempotent. Returns the numbers applied now."""
         try:
             with self.transaction() as conn:
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations "
-                    "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
-                )
-                done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-                known = {n for n, _ in MIGRATIONS}
-                if done - known:
-                    raise MigrationError(
-                        f"database {self.path} has schema version {max(done)}, newer than facegate knows ({max(known)})"
-                    )
-                for number, statements in MIGRATIONS:
-                    if number in done:
-                        continue
-                    for statement in statements:
-                        conn.execute(statement)
-                    conn.execute(
-                        "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                        (number, iso(utcnow())),
-                    )
-                    applied_now.append(number)
+                return apply_migrations(conn, MIGRATIONS, location=self.location, target=target)
         except sqlite3.Error as exc:
             raise MigrationError(f"migrating {self.path} failed: {exc}") from exc
-        return applied_now
 
     def schema_version(self) -> int:
         with self.reading() as conn:

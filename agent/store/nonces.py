@@ -2,7 +2,7 @@
 
 A capture app puts the nonce in its signed ``org.facegate.liveness`` assertion; the policy accepts the capture only
 while the nonce is fresh, and the allow that rests on it spends it. Spending is one conditional ``UPDATE`` inside
-``BEGIN IMMEDIATE``: of two processes presenting the same capture at once, exactly one wins; the other sees
+a write transaction: of two processes presenting the same capture at once, exactly one wins; the other sees
 ``spent`` (a replay). Issuing and spending write their audit rows in the same transaction; the audit rows carry
 the nonce's sha256, not the nonce.
 """
@@ -17,9 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from agent.clock import iso, parse_iso, utcnow
 from agent.errors import UserError
 from agent.policy.models import NonceStatus
-from agent.store.db import Database, iso, parse_iso, utcnow
+from agent.store.backend import Backend
 from agent.store.writer import AuditWriter
 
 _COLS = "nonce, purpose, subject_id, issued_at, expires_at, issued_by, spent_at, spent_session"
@@ -69,7 +70,7 @@ def nonce_digest(nonce: str) -> str:
 class NonceLedger:
     """The ``capture_nonces`` table of one database (``Store.nonces``)."""
 
-    def __init__(self, db: Database, writer: AuditWriter) -> None:
+    def __init__(self, db: Backend, writer: AuditWriter) -> None:
         self._db = db
         self._writer = writer
 

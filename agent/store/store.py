@@ -1,4 +1,5 @@
-"""The consent registry, face templates and the audit chain in one SQLite file.
+"""The consent registry, face templates and the audit chain in one database: a SQLite file (the embedded
+default) or PostgreSQL (``FACEGATE_DATABASE_URL``), behind one interface (:mod:`agent.store.backend`).
 
 Every change to consents or templates writes its audit row in the SAME transaction, so the registry and the
 log never disagree and nothing half-written survives an error or a killed process.
@@ -16,15 +17,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from agent.clock import iso, parse_iso, utcnow
 from agent.errors import ConsentRequired, ErasedDuringTurn, NotFoundError, StoreError, UserError
 from agent.policy import Capability
 from agent.policy.models import ConsentRecord, Decision, Evidence, PolicyRequest
 from agent.store.audit import AuditLog
-from agent.store.db import Database, iso, parse_iso, utcnow
+from agent.store.backend import Backend, Connection
+from agent.store.db import Database
 from agent.store.models import (
     AuditEntry,
     ConsentGrant,
@@ -36,6 +39,9 @@ from agent.store.models import (
 from agent.store.nonces import NonceLedger
 from agent.store.writer import AuditWriter
 from tools.results import EmbeddingRecipe
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
 
 _CONSENT_COLS = (
     "id, subject_id, capabilities, purposes, notice, evidence, granted_at, expires_at, revoked_at, retention_days"
@@ -119,10 +125,12 @@ def _template_info_from_row(row: Sequence[Any]) -> dict[str, Any]:
 
 
 class Store:
-    """Subjects, consents, templates and the audit log. One connection; safe across processes (WAL +
-    ``BEGIN IMMEDIATE``) and across threads of one process (a lock)."""
+    """Subjects, consents, templates and the audit log. Safe across processes and across threads of one process:
+    SQLite (one connection, WAL + ``BEGIN IMMEDIATE``, a lock) or PostgreSQL (a pool; writers serialised on the
+    audit head's row lock). Open with :meth:`open` (SQLite), :meth:`connect` (PostgreSQL) or
+    :meth:`from_settings` (whichever the settings name)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Backend) -> None:
         self._db = db
         self.audit = AuditLog(db)
         self.writer = AuditWriter(self.audit)
@@ -149,9 +157,50 @@ class Store:
                 raise NotFoundError(f"no facegate database at {path} (wrong --home?)", path=str(path)) from None
         return cls(Database(path))
 
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        *,
+        create: bool = True,
+        pool_min: int = 1,
+        pool_max: int = 4,
+        timeout_s: float = 10.0,
+    ) -> Store:
+        """Open (migrating when needed) the PostgreSQL database at ``url`` (``postgresql://...``; the database
+        and its role must exist, see the README). The arguments and errors are
+        :class:`agent.store.postgres.PostgresDatabase`'s; without the postgres extra, a :class:`UserError`."""
+        from agent.store.postgres import PostgresDatabase
+
+        return cls(PostgresDatabase(url, create=create, pool_min=pool_min, pool_max=pool_max, timeout_s=timeout_s))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, create: bool = True) -> Store:
+        """PostgreSQL when ``settings.database_url`` is set, else SQLite at ``settings.resolved_db_path``."""
+        if settings.database_url is not None:
+            return cls.connect(
+                settings.database_url.get_secret_value(),
+                create=create,
+                pool_min=settings.database_pool_min,
+                pool_max=settings.database_pool_max,
+                timeout_s=settings.database_timeout_s,
+            )
+        return cls.open(settings.resolved_db_path, create=create)
+
     @property
-    def path(self) -> Path:
+    def path(self) -> Path | None:
+        """The SQLite file; None on PostgreSQL (see :attr:`location`)."""
         return self._db.path
+
+    @property
+    def location(self) -> str:
+        """Where the data is, for messages: the SQLite file, or the PostgreSQL URL without its password."""
+        return self._db.location
+
+    @property
+    def backend(self) -> str:
+        """``"sqlite"`` or ``"postgres"``."""
+        return self._db.dialect.name
 
     def close(self) -> None:
         self._db.close()
@@ -163,7 +212,7 @@ class Store:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """Group several store calls into one all-or-nothing transaction."""
         with self._db.transaction() as conn:
             yield conn
@@ -249,7 +298,7 @@ class Store:
         return record
 
     def _insert_consent(
-        self, conn: sqlite3.Connection, record: ConsentRecord, *, actor: str, derived_from: str | None = None
+        self, conn: Connection, record: ConsentRecord, *, actor: str, derived_from: str | None = None
     ) -> None:
         conn.execute(
             "INSERT INTO consents (id, subject_id, capabilities, purposes, notice, evidence, granted_at, "
@@ -524,7 +573,7 @@ class Store:
             return [Template(**_template_info_from_row(r[:-1]), vector=blob_to_vector(r[-1])) for r in rows]
         return [TemplateInfo(**_template_info_from_row(r[:-1])) for r in rows]
 
-    def _delete_uncovered_templates(self, conn: sqlite3.Connection, subject_id: str, now: datetime) -> int:
+    def _delete_uncovered_templates(self, conn: Connection, subject_id: str, now: datetime) -> int:
         """Delete the subject's templates past retention or no longer covered by a live enrollment consent."""
         rows = conn.execute(f"SELECT {_CONSENT_COLS} FROM consents WHERE subject_id = ?", (subject_id,)).fetchall()
         enrolling = [
