@@ -31,6 +31,7 @@ class Settings(EngineSettings):
     db_path: Path | None = Field(None, description="SQLite database; default <home>/facegate.db.")
     checkpoint_path: Path | None = Field(None, description="LangGraph checkpoints; default <home>/threads.db.")
     policy_file: Path | None = Field(None, description="Purpose catalogue and policy; default the shipped one.")
+    api_keys_file: Path | None = Field(None, description="API keys (hashes and roles); default <home>/api_keys.json.")
     reasoner: Literal["auto", "offline", "gemini"] = "auto"
     gemini_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("FACEGATE_GEMINI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -45,7 +46,7 @@ class Settings(EngineSettings):
     log_level: str = "WARNING"
     log_json: bool | None = Field(None, description="JSON logs; default: JSON when stderr is not a terminal.")
 
-    @field_validator("db_path", "checkpoint_path", mode="before")
+    @field_validator("db_path", "checkpoint_path", "api_keys_file", mode="before")
     @classmethod
     def _paths(cls, value: object, info: ValidationInfo) -> object:
         return absolute_path(value, name=str(info.field_name))
@@ -57,6 +58,10 @@ class Settings(EngineSettings):
     @property
     def resolved_checkpoint_path(self) -> Path:
         return self.checkpoint_path or self.home / "threads.db"
+
+    @property
+    def resolved_api_keys_file(self) -> Path:
+        return self.api_keys_file or self.home / "api_keys.json"
 
     @property
     def effective_reasoner(self) -> Literal["offline", "gemini"]:

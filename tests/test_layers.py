@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ("agent.errors", "agent.clock", "agent.settings", "agent.logging", "agent.images_vault", "agent.lazy"),
     ),
     ("policy", ("agent.policy",)),  # pure: rules, catalogues, decide(); no store, no engine
-    ("store", ("agent.store", "agent.consent", "agent.subjects", "agent.enrollment")),
+    ("store", ("agent.store", "agent.consent", "agent.subjects", "agent.enrollment", "agent.apikeys")),
     ("messages", ("agent.graph.messages",)),  # what reasoners and the graph share; imports nothing of the graph
     ("reasoners", ("agent.reasoners",)),
     ("graph", ("agent.graph",)),
