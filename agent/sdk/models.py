@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from agent.graph.messages import DecisionRecord, ImageHandle, ToolOutcome, Usage
+from agent.graph.state import ConsentAnswer  # defined with the graph, whose server resumes take it too
 from agent.policy.models import MissingConsent
 
 
@@ -30,16 +31,6 @@ class ConsentRequest(BaseModel):
     args: dict[str, JsonValue] = Field(default_factory=dict)
     missing: list[MissingConsent] = Field(default_factory=list)
     decision: DecisionRecord | None = None  # always set on a request a paused run makes
-
-
-class ConsentAnswer(BaseModel):
-    """A person's answer. ``granted`` True: record consent for every missing item with this notice/evidence."""
-
-    granted: bool
-    notice: str | None = None
-    evidence_method: str = "verbal, recorded by the operator during the session"
-    evidence_reference: str | None = None
-    term_days: int = Field(default=30, gt=0)
 
 
 ConsentHandler = Callable[[ConsentRequest], ConsentAnswer | None]

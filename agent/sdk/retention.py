@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from agent.errors import UserError
+from agent.graph.images import forget_probes, forget_unconsented, register_images
 from agent.graph.messages import ImageHandle
 from agent.policy.subject_id import SUBJECT_ID_RULE, is_subject_id, shown
 from agent.sdk.models import ImageInput
@@ -38,19 +39,10 @@ class ImageRetention:
         Returns every handle of the thread and the ones attached now. The same image with the same subject
         keeps its handle.
         """
-        handles = list(known)
-        attached: list[ImageHandle] = []
-        for item in images:
-            loaded = self.deps.engine.load(item.source)
-            self.deps.vault.put(loaded)
-            if item.subject is not None:
-                self.remember(item.subject, loaded.sha256)
-            handle = next((h for h in handles if h.sha256 == loaded.sha256 and h.subject == item.subject), None)
-            if handle is None:
-                handle = ImageHandle(handle=f"img{len(handles) + 1}", sha256=loaded.sha256, subject=item.subject)
-                handles.append(handle)
-            if handle not in attached:
-                attached.append(handle)
+        handles, attached = register_images(self.deps, [(item.source, item.subject) for item in images], known)
+        for handle in attached:
+            if handle.subject is not None:
+                self.remember(handle.subject, handle.sha256)
         return handles, attached
 
     def remember(self, subject_id: str, sha256: str) -> None:
@@ -66,23 +58,12 @@ class ImageRetention:
 
     def forget_probes(self, handles: Sequence[ImageHandle]) -> int:
         """Drop the pixels (vault) and cached embeddings (engine) of every probe image of the thread."""
-        labelled = {h.sha256 for h in handles if h.subject is not None}
-        probes = {h.sha256 for h in handles if h.subject is None} - labelled
-        return sum(self.deps.forget_image(sha) for sha in sorted(probes))
+        return forget_probes(self.deps, handles)
 
     def forget_unconsented(self, handles: Sequence[ImageHandle], purpose: str) -> int:
-        """Drop the pixels and embeddings of labelled images whose person holds no active consent (any
-        capability) for the session's purpose: nothing may be done with them, so they are not kept. They can
-        be attached again once a consent is on record."""
-        labelled = [h for h in handles if h.subject is not None]
-        if not labelled:
-            return 0
-        now = self.deps.clock()
-        records = self.deps.store.consents_for_many({h.subject for h in labelled if h.subject})
-        consenting = {r.subject_id for r in records if purpose in r.purposes and r.active_at(now)}
-        keep = {h.sha256 for h in labelled if h.subject in consenting}
-        drop = {h.sha256 for h in labelled} - keep
-        return sum(self.deps.forget_image(sha) for sha in sorted(drop))
+        """Drop the pixels and embeddings of labelled images whose person holds no active consent for the
+        session's purpose (see :func:`agent.graph.images.forget_unconsented`)."""
+        return forget_unconsented(self.deps, handles, purpose)
 
 
 def check_images(images: Sequence[ImageInput]) -> None:

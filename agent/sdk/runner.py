@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from agent.errors import ConsentRequired, FacegateError, UserError
+from agent.errors import UserError
+from agent.graph.consent_record import record_or_decline
 from agent.graph.messages import Turn
 from agent.graph.state import AgentState, ConsentQuestion, ConsentReply
 from agent.sdk.events import (
@@ -234,47 +235,10 @@ class TurnRunner:
 
     def _record_or_decline(self, request: ConsentRequest, answer: ConsentAnswer) -> ConsentReply:
         """Record the consent; if it cannot be recorded, the run resumes as declined (never stays stuck)."""
-        try:
-            return self._record(request, answer)
-        except FacegateError as exc:
-            return ConsentReply(granted=False, call_id=request.call_id, error=exc.code, message=exc.message)
-
-    def _record(self, request: ConsentRequest, answer: ConsentAnswer) -> ConsentReply:
-        """Record the person's consent (one record per subject) and build the resume value for the graph."""
-        if not answer.granted:
-            return ConsentReply(granted=False, call_id=request.call_id)
-        if not request.missing:
-            raise ConsentRequired("the paused decision names no missing consent to record", call_id=request.call_id)
-        from agent import consent
-
-        by_subject: dict[str, tuple[set[str], set[str]]] = {}
-        for item in request.missing:
-            caps, purposes = by_subject.setdefault(item.subject_id, (set(), set()))
-            caps.add(item.capability.value)
-            purposes.add(item.purpose)
-        ids: list[str] = []
-        actor = self.deps.settings.actor
-        for subject, (caps, purposes) in by_subject.items():
-            notice = answer.notice or (
-                f"{subject} was told that facegate will use {', '.join(sorted(caps))} on their face "
-                f"for {', '.join(sorted(purposes))}, and can withdraw at any time."
-            )
-            record = consent.grant_consent(
-                self.deps.store,
-                self.deps.policy,
-                subject_id=subject,
-                capabilities=sorted(caps),
-                purposes=sorted(purposes),
-                notice=notice,
-                evidence_method=answer.evidence_method,
-                recorded_by=actor,
-                evidence_reference=answer.evidence_reference or f"thread {request.thread_id}",
-                term_days=answer.term_days,
-                actor=actor,
-                now=self.deps.clock(),
-            )
-            ids.append(record.id)
-        return ConsentReply(granted=True, consent_ids=ids, call_id=request.call_id)
+        return record_or_decline(
+            self.deps, answer, missing=request.missing, call_id=request.call_id, thread_id=request.thread_id,
+            actor=self.deps.settings.actor,
+        )  # fmt: skip
 
 
 async def iterate_in_thread(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:

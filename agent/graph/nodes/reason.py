@@ -18,14 +18,16 @@ from agent.graph.state import AgentState, Node, images_of, session_of, transcrip
 from agent.reasoners.base import ReasonerContext
 
 if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
     from agent.graph.deps import AgentDeps
 
 
 def make_reason_node(deps: AgentDeps) -> Node:
     gate = ToolGate(deps)
 
-    def reason(state: AgentState) -> AgentState:
-        session = session_of(state, actor=deps.settings.actor)
+    def reason(state: AgentState, config: RunnableConfig) -> AgentState:
+        session = session_of(state, actor=deps.settings.actor, config=config)
         transcript = transcript_of(state)
         steps = state.get("steps", 0)
         images = images_of(state)

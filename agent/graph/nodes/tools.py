@@ -9,17 +9,20 @@ from agent.graph.nodes.policy import settled
 from agent.graph.state import AgentState, Node, images_of, session_of
 
 if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
     from agent.graph.deps import AgentDeps
 
 
 def make_tools_node(deps: AgentDeps) -> Node:
     gate = ToolGate(deps)
 
-    def tools(state: AgentState) -> AgentState:
+    def tools(state: AgentState, config: RunnableConfig) -> AgentState:
         call = state.get("pending", [])[0]
         allowed = dict(state.get("allowed", {}))
         # Defence in depth: the gate refuses to run a call without an allow decision made for this exact call id.
-        ran = gate.run(call, allowed.pop(call.id, None), session_of(state, actor=deps.settings.actor), images_of(state))
+        session = session_of(state, actor=deps.settings.actor, config=config)
+        ran = gate.run(call, allowed.pop(call.id, None), session, images_of(state))
         update: AgentState = {**settled(state, ran.outcome), "allowed": allowed}
         if ran.shares:
             update["shared"] = sorted({*state.get("shared", []), *ran.shares})
