@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("reasoners", ("agent.reasoners",)),
     ("graph", ("agent.graph",)),
     ("sdk", ("agent", "agent.sdk", "agent.render", "agent.demo")),
+    ("server", ("agent.server",)),  # LangGraph's server: the graph factory, the API-key hook, the launcher
     ("cli", ("agent.cli",)),
     ("evals", ("evals",)),
 ]
