@@ -214,6 +214,8 @@ def _step(progress: Any, message: str) -> None:
 def _provision(env: dict[str, str], photo: Path) -> None:
     """Consent and enrollment through the CLI, so that they land wherever the server's settings point (SQLite or
     PostgreSQL), recorded as an operator would."""
+    from agent.server.launch import server_env
+
     facegate = shutil.which("facegate", path=str(Path(sys.executable).parent)) or "facegate"
     actor = ["--actor", "facegate eval load"]
     commands = [
@@ -223,7 +225,7 @@ def _provision(env: dict[str, str], photo: Path) -> None:
         ["enroll", SUBJECT, str(photo), "--purpose", PURPOSE, *actor],
     ]  # fmt: skip
     for args in commands:
-        done = subprocess.run([facegate, *args], env={**os.environ, **env}, capture_output=True, text=True, check=False)
+        done = subprocess.run([facegate, *args], env=server_env(env), capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise EvalError(f"could not provision the load test ({args[0]}): {done.stderr.strip()}")
 

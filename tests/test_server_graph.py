@@ -327,3 +327,15 @@ def test_the_shipped_langgraph_json_is_the_one_the_launcher_writes() -> None:
 
     shipped = json.loads((Path(__file__).parents[1] / "langgraph.json").read_text())
     assert shipped == server_config()
+
+
+def test_a_scratch_server_never_inherits_where_the_shell_keeps_its_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.server.launch import server_env
+
+    monkeypatch.setenv("FACEGATE_DATABASE_URL", "postgresql://fg:secret@db.example/facegate")
+    monkeypatch.setenv("FACEGATE_HOME", "/srv/facegate")
+    monkeypatch.setenv("FACEGATE_DETECTOR", "opencv")
+    env = server_env({"FACEGATE_HOME": "/tmp/scratch"})
+    assert "FACEGATE_DATABASE_URL" not in env and env["FACEGATE_HOME"] == "/tmp/scratch"
+    assert env["FACEGATE_DETECTOR"] == "opencv"  # the engine's settings are the operator's
+    assert env["LANGGRAPH_CLI_NO_ANALYTICS"] == "1" and env["LANGSMITH_TRACING"] == "false"

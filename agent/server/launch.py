@@ -36,6 +36,26 @@ HERMETIC_ENV = {
 }
 
 
+# Where a server keeps its data and whom it trusts: taken from the caller's ``env`` only, never inherited from the
+# shell that runs the tests or the load benchmark (a FACEGATE_DATABASE_URL there must not point a scratch server
+# at a shared database). The engine's settings (detector, model, ...) are inherited.
+PLACEMENT_VARS = (
+    "FACEGATE_HOME",
+    "FACEGATE_DATABASE_URL",
+    "FACEGATE_DB_PATH",
+    "FACEGATE_CHECKPOINT_PATH",
+    "FACEGATE_API_KEYS_FILE",
+    "FACEGATE_ALLOWED_IMAGE_DIRS",
+    "FACEGATE_POLICY_FILE",
+)
+
+
+def server_env(env: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment without the placement variables, plus the hermetic settings, plus ``env``."""
+    inherited = {k: v for k, v in os.environ.items() if k not in PLACEMENT_VARS}
+    return {**inherited, **HERMETIC_ENV, **env}
+
+
 class ServerStartError(FacegateError):
     """``langgraph dev`` did not come up (missing extra, port taken, a crash at start-up: see its log)."""
 
@@ -109,14 +129,15 @@ def start_server(
 ) -> ServerProcess:
     """Start ``langgraph dev`` on 127.0.0.1 (no browser, no reload) and wait until it answers ``/ok``.
 
-    ``env`` is added to this process's environment (``FACEGATE_HOME``, ``FACEGATE_ALLOWED_IMAGE_DIRS``, ...).
+    ``env`` is added to this process's environment (``FACEGATE_HOME``, ``FACEGATE_ALLOWED_IMAGE_DIRS``, ...), from
+    which the placement variables (:data:`PLACEMENT_VARS`) are dropped first.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "langgraph.json"
     config.write_text(json.dumps(server_config(), indent=2))
     port = port or free_port()
     log_path = workdir / "server.log"
-    full_env = {**os.environ, **HERMETIC_ENV, **env}
+    full_env = server_env(env)
     command = [
         langgraph_command(), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port),
         "--config", str(config), "--n-jobs-per-worker", str(jobs_per_worker),
