@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -28,6 +29,7 @@ from typing import Any
 
 from agent.errors import ConfigError, FacegateError
 
+_MOVED = re.compile(r"Port \d+ is already in use, using port (\d+) instead")
 HERMETIC_ENV = {
     "LANGGRAPH_CLI_NO_ANALYTICS": "1",
     "LANGSMITH_TRACING": "false",
@@ -162,6 +164,9 @@ def _wait_ready(server: ServerProcess, timeout_s: float) -> None:
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise ServerStartError(f"langgraph dev exited with {server.process.returncode}:\n{server.log_tail()}")
+        moved = _MOVED.search(server.log_tail(400))
+        if moved:  # the port was taken between free_port() and the server's bind: it picked another one
+            server.url = f"http://127.0.0.1:{moved.group(1)}"
         try:
             with urllib.request.urlopen(server.url + "/ok", timeout=2) as reply:
                 if reply.status == 200:
