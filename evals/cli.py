@@ -369,7 +369,7 @@ def _soak(args: argparse.Namespace) -> int:
 
 
 def _provenance(args: argparse.Namespace) -> int:
-    from agent.cli.common import load_settings, print_json
+    from agent.cli.common import load_settings
     from evals.audit import record_eval_run
     from evals.provenance_bench import run_provenance_bench
 
@@ -379,16 +379,11 @@ def _provenance(args: argparse.Namespace) -> int:
     medians = {k.kind: k.median_ms for k in report.kinds}
     summary = {"c2pa_version": report.c2pa_version, "repeats": report.repeats, "median_ms": medians}
     record_eval_run(settings, eval_kind="provenance", dataset_sha256=report.photos_sha256, summary=summary)
-    if args.json:
-        print_json(report.model_dump(mode="json"))
-    else:
-        print((args.out / "provenance.md").read_text(encoding="utf-8"))
-        print(f"wrote provenance.json, provenance.md in {args.out}")
-    return 0
+    return _print_report(args, report, "provenance")
 
 
 def _load(args: argparse.Namespace) -> int:
-    from agent.cli.common import load_settings, print_json
+    from agent.cli.common import load_settings
     from evals.audit import record_eval_run
     from evals.load import run_load
 
@@ -410,11 +405,18 @@ def _load(args: argparse.Namespace) -> int:
         for b in report.backends
     }  # fmt: skip
     record_eval_run(settings, eval_kind="load", dataset_sha256=_photos_digest(report), summary=headline)
+    return _print_report(args, report, "load")
+
+
+def _print_report(args: argparse.Namespace, report: Any, name: str) -> int:
+    """``--json``: the report on stdout; otherwise ``<name>.md`` as written, and where the files are."""
+    from agent.cli.common import print_json
+
     if args.json:
         print_json(report.model_dump(mode="json"))
     else:
-        print((args.out / "load.md").read_text(encoding="utf-8"))
-        print(f"wrote load.json, load.md in {args.out}")
+        print((args.out / f"{name}.md").read_text(encoding="utf-8"))
+        print(f"wrote {name}.json, {name}.md in {args.out}")
     return 0
 
 

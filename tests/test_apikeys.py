@@ -24,16 +24,6 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path)
 
 
-@pytest.fixture
-def run(tmp_path: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    def _run(*argv: str) -> tuple[int, str, str]:
-        code = main(["--home", str(tmp_path), *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
-
-
 def test_a_key_is_shown_once_stored_as_a_hash_and_authenticates_to_its_role(settings: Settings) -> None:
     ring = KeyRing.of(settings)
     record, secret = ring.add("door-7", "operator", actor="alice")
@@ -123,7 +113,10 @@ def test_concurrent_writers_lose_no_key(settings: Settings) -> None:
     assert len(KeyRing.of(settings).entries()) == 30
 
 
-def test_cli_add_list_revoke_are_audited(run, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+def test_cli_add_list_revoke_are_audited(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    def run(*argv: str) -> tuple[int, str, str]:
+        return main(["--home", str(settings.home), *argv]), *capsys.readouterr()
+
     code, out, err = run("keys", "add", "door-7", "--role", "operator", "--actor", "alice")
     assert code == 0 and "shown only now" in err
     secret = out.strip()

@@ -28,27 +28,23 @@ def record_or_decline(
     thread_id: str,
     actor: str,
 ) -> ConsentReply:
-    """Record the consent; if it cannot be recorded, the run resumes as declined (never stays stuck)."""
-    try:
-        return record_answer(deps, answer, missing=missing, call_id=call_id, thread_id=thread_id, actor=actor)
-    except FacegateError as exc:
-        return ConsentReply(granted=False, call_id=call_id, error=exc.code, message=exc.message)
-
-
-def record_answer(
-    deps: AgentDeps,
-    answer: ConsentAnswer,
-    *,
-    missing: Sequence[MissingConsent],
-    call_id: str,
-    thread_id: str,
-    actor: str,
-) -> ConsentReply:
-    """Record the person's consent (one record per subject) and build the resume value for the graph."""
+    """Record the person's consent (one record per subject) and build the resume value for the graph; if it cannot
+    be recorded, the run resumes as declined, with the reason (it never stays stuck)."""
     if not answer.granted:
         return ConsentReply(granted=False, call_id=call_id)
-    if not missing:
-        raise ConsentRequired("the paused decision names no missing consent to record", call_id=call_id)
+    try:
+        if not missing:
+            raise ConsentRequired("the paused decision names no missing consent to record", call_id=call_id)
+        ids = _grant(deps, answer, missing, reference=answer.evidence_reference or f"thread {thread_id}", actor=actor)
+    except FacegateError as exc:
+        return ConsentReply(granted=False, call_id=call_id, error=exc.code, message=exc.message)
+    return ConsentReply(granted=True, consent_ids=ids, call_id=call_id)
+
+
+def _grant(
+    deps: AgentDeps, answer: ConsentAnswer, missing: Sequence[MissingConsent], *, reference: str, actor: str
+) -> list[str]:
+    """One consent record per subject named missing, with the answer's notice and evidence; their ids."""
     from agent.consent import grant_consent
 
     by_subject: dict[str, tuple[set[str], set[str]]] = {}
@@ -71,10 +67,10 @@ def record_answer(
             notice=notice,
             evidence_method=answer.evidence_method,
             recorded_by=actor,
-            evidence_reference=answer.evidence_reference or f"thread {thread_id}",
+            evidence_reference=reference,
             term_days=answer.term_days,
             actor=actor,
             now=deps.clock(),
         )
         ids.append(record.id)
-    return ConsentReply(granted=True, consent_ids=ids, call_id=call_id)
+    return ids
