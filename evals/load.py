@@ -72,7 +72,7 @@ class BackendLoad(BaseModel):
     server_start_s: float
     warmup_ms: float
     stopped_by_deadline: bool
-    audit_rows: int | None = None  # rows the run added to the chain (SQLite: read after the run)
+    audit_rows: int | None = None  # rows in the chain after the run (provisioning included)
     audit_intact: bool | None = None
 
 
@@ -199,7 +199,7 @@ def _run_backend(
             _step(progress, f"{backend}: server up in {server.started_in_s:.1f} s; warming up (face models load)")
             result = asyncio.run(_drive(server.url, key, plan, duration_s, progress, backend))
         database = str(settings.resolved_db_path) if backend == "sqlite" else redact_url(url or "")
-        rows, intact = _audit_figures(settings) if backend == "sqlite" else (None, None)
+        rows, intact = _audit_figures(env)
         return BackendLoad(
             backend=backend, database=database, server_start_s=round(server.started_in_s, 2), audit_rows=rows,
             audit_intact=intact, **result,
@@ -216,7 +216,7 @@ def _provision(env: dict[str, str], photo: Path) -> None:
     PostgreSQL), recorded as an operator would."""
     from agent.server.launch import server_env
 
-    facegate = shutil.which("facegate", path=str(Path(sys.executable).parent)) or "facegate"
+    facegate = _facegate()
     actor = ["--actor", "facegate eval load"]
     commands = [
         ["consent", "grant", SUBJECT, "--capability", "face_verification", "--capability", "enrollment",
@@ -230,11 +230,23 @@ def _provision(env: dict[str, str], photo: Path) -> None:
             raise EvalError(f"could not provision the load test ({args[0]}): {done.stderr.strip()}")
 
 
-def _audit_figures(settings: Any) -> tuple[int, bool]:
-    from agent.store import Store
+def _audit_figures(env: dict[str, str]) -> tuple[int, bool]:
+    """Rows in the chain and whether it verifies, through ``facegate audit verify`` on the server's settings (so
+    the same for SQLite and PostgreSQL)."""
+    from agent.server.launch import server_env
 
-    with Store.open(settings.resolved_db_path) as store:
-        return store.audit.head()[0], store.audit.verify().ok
+    done = subprocess.run(
+        [_facegate(), "audit", "verify", "--json"], env=server_env(env), capture_output=True, text=True, check=False
+    )
+    try:
+        report = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise EvalError(f"facegate audit verify failed after the load: {done.stderr.strip()}") from None
+    return int(report["rows"]), bool(report["ok"])
+
+
+def _facegate() -> str:
+    return shutil.which("facegate", path=str(Path(sys.executable).parent)) or "facegate"
 
 
 Turn = tuple[str, dict[str, Any]]  # (kind, the run's input)
