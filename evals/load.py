@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -40,9 +41,11 @@ PROBES = ("obama2.jpg", "obama3.jpg", "biden.jpg", "obama_partial_face.jpg")  # 
 REFUSAL = "What is the ethnicity of the person in img1?"
 VERIFY = f"Verify img1 against enrolled {SUBJECT}."
 CAVEAT = (
-    "Client-side turn latency through LangGraph's in-memory dev server on loopback, offline reasoner, real face "
-    "engine on package photos; one server process, whose face engine runs one detection/embedding at a time. "
-    "Timings move with whatever else the machine is doing."
+    "Client-side turn latency (thread created to run finished) through LangGraph's in-memory dev server on "
+    "loopback, offline reasoner, real face engine on package photos; it includes the time a run waits in the "
+    "server's queue (its worker polls for runs) and the graph's execution, both read from the server's log. One "
+    "server process, whose face engine runs one detection/embedding at a time. Timings move with whatever else "
+    "the machine is doing."
 )
 
 
@@ -71,6 +74,9 @@ class BackendLoad(BaseModel):
     verification_latency: Latency  # the turns where the engine ran
     server_start_s: float
     warmup_ms: float
+    # from the server's own log, per run after the warm-up: time in its run queue, and executing the graph
+    server_queue_wait: Latency = Field(default_factory=Latency)
+    server_execution: Latency = Field(default_factory=Latency)
     stopped_by_deadline: bool
     audit_rows: int | None = None  # rows in the chain after the run (provisioning included)
     audit_intact: bool | None = None
@@ -198,12 +204,24 @@ def _run_backend(
         with running_server(Path(scratch) / "server", env=env, jobs_per_worker=max(sessions, 1)) as server:
             _step(progress, f"{backend}: server up in {server.started_in_s:.1f} s; warming up (face models load)")
             result = asyncio.run(_drive(server.url, key, plan, duration_s, progress, backend))
+        waits, runs = server_run_times(server.log_path.read_text(errors="replace"))
         database = str(settings.resolved_db_path) if backend == "sqlite" else redact_url(url or "")
         rows, intact = _audit_figures(env)
         return BackendLoad(
             backend=backend, database=database, server_start_s=round(server.started_in_s, 2), audit_rows=rows,
-            audit_intact=intact, **result,
+            audit_intact=intact, server_queue_wait=latency_of(waits[1:]), server_execution=latency_of(runs[1:]),
+            **result,
         )  # fmt: skip
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_RUN_DONE = re.compile(r"Background run succeeded.*?run_exec_ms=(\d+).*?run_wait_time_ms=(\d+)")
+
+
+def server_run_times(log: str) -> tuple[list[float], list[float]]:
+    """(queue wait, execution) in ms of every run the server finished, in order, from its log lines."""
+    found = [_RUN_DONE.search(line) for line in _ANSI.sub("", log).splitlines()]
+    return [float(m.group(2)) for m in found if m], [float(m.group(1)) for m in found if m]
 
 
 def _step(progress: Any, message: str) -> None:
@@ -389,6 +407,14 @@ def render_markdown(report: LoadReport) -> str:
         row("turn latency p95 (ms)", [c.latency.p95_ms for c in cols]),
         row("turn latency p99 (ms)", [c.latency.p99_ms for c in cols]),
         row("verification turn p50 (ms)", [c.verification_latency.p50_ms for c in cols]),
+        row(
+            "server: run queue wait p50 / p95 (ms)",
+            [f"{c.server_queue_wait.p50_ms} / {c.server_queue_wait.p95_ms}" for c in cols],
+        ),
+        row(
+            "server: run execution p50 / p95 (ms)",
+            [f"{c.server_execution.p50_ms} / {c.server_execution.p95_ms}" for c in cols],
+        ),
         row("outcomes", [", ".join(f"{k} {v}" for k, v in sorted(c.outcomes.items())) for c in cols]),
         row("wall time (s)", [c.wall_s for c in cols]),
         row("server start-up (s)", [c.server_start_s for c in cols]),

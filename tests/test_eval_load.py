@@ -25,6 +25,7 @@ from evals.load import (
     redact_url,
     render_markdown,
     run_load,
+    server_run_times,
 )
 from tests.photos import ensure_photos
 
@@ -62,6 +63,15 @@ def test_every_probe_is_a_fresh_capture_of_the_same_picture(tmp_path: Path) -> N
     assert len(set(paths)) == len(paths) == 16  # no two turns share a probe
     assert all(Path(p).parent == tmp_path / "captures" for p in paths)
     assert {Path(p).name.split("-", 2)[2] for p in paths} <= set(PROBES)
+
+
+def test_the_servers_own_run_times_are_read_from_its_log() -> None:
+    line = (
+        "\x1b[2m2026-12-03T14:50:19Z\x1b[0m [\x1b[32minfo\x1b[0m] \x1b[1mBackground run succeeded\x1b[0m "
+        "\x1b[36mrun_exec_ms\x1b[0m=\x1b[35m1166\x1b[0m \x1b[36mrun_wait_time_ms\x1b[0m=\x1b[35m500\x1b[0m"
+    )
+    log = "\n".join([line, "Background run failed run_exec_ms=9 run_wait_time_ms=9", line.replace("1166", "900")])
+    assert server_run_times(log) == ([500.0, 500.0], [1166.0, 900.0])
 
 
 def _values(status: str, **result: Any) -> dict[str, Any]:
@@ -114,6 +124,7 @@ def test_a_small_load_runs_against_a_real_server(tmp_path: Path) -> None:
     assert sqlite.turns_done == 6 and sum(sqlite.outcomes.values()) == 6
     assert sqlite.outcomes.get("refused", 0) >= 1 and sqlite.outcomes.get("match", 0) >= 1
     assert sqlite.latency.p50_ms is not None and sqlite.throughput_per_s > 0
+    assert sqlite.server_execution.p50_ms is not None and sqlite.server_queue_wait.p50_ms is not None
     assert sqlite.audit_intact is True and sqlite.audit_rows is not None and sqlite.audit_rows > 6
     saved = json.loads((tmp_path / "load.json").read_text())
     assert saved["backends"][0]["turns_done"] == 6 and (tmp_path / "load.md").exists()
