@@ -106,6 +106,18 @@ class UnknownPurpose(PolicyError):
     exit_code = 2
 
 
+class RunInputError(UserError, ValueError):
+    """A LangGraph server run's input or consent answer was refused by the graph (the run fails, the thread is
+    as it was). Its message starts with the cause's code (``path_not_allowed: ...``). It is a ``ValueError`` too
+    because the server shows callers the message of a ``ValueError`` and hides every other exception's."""
+
+    code = "run_input_error"
+
+    @classmethod
+    def of(cls, exc: FacegateError) -> RunInputError:
+        return cls(f"{exc.code}: {exc.message}", cause=exc.code)
+
+
 # --- storage -----------------------------------------------------------------------------------------
 
 
@@ -195,6 +207,7 @@ __all__ = [
     "ReasonerRequestRejected",
     "ReasonerTimeout",
     "ReasonerUnavailable",
+    "RunInputError",
     "StoreError",
     "TemplateMismatch",
     "TooManyPixels",

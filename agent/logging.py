@@ -90,7 +90,9 @@ class _Logger:
 
     def _emit(self, method: str, event: str, **kw: Any) -> None:
         if structlog.is_configured():
-            getattr(structlog.get_logger(self._name), method)(event, **kw)
+            # Redacted here too: a host process (the LangGraph server) may have configured structlog without
+            # facegate's processor.
+            getattr(structlog.get_logger(self._name), method)(event, **redact_processor(None, method, kw))
 
     def debug(self, event: str, **kw: Any) -> None:
         self._emit("debug", event, **kw)

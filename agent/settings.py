@@ -40,6 +40,7 @@ class Settings(EngineSettings):
     database_pool_max: int = Field(4, ge=1, le=100, description="PostgreSQL connections at most, per pool.")
     database_timeout_s: float = Field(10.0, gt=0, description="Wait for the server, and for a pooled connection.")
     policy_file: Path | None = Field(None, description="Purpose catalogue and policy; default the shipped one.")
+    api_keys_file: Path | None = Field(None, description="API keys (hashes and roles); default <home>/api_keys.json.")
     reasoner: Literal["auto", "offline", "gemini"] = "auto"
     gemini_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("FACEGATE_GEMINI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -65,7 +66,7 @@ class Settings(EngineSettings):
             raise ValueError("must be a postgresql:// URL (unset it for the embedded SQLite database)")
         return value
 
-    @field_validator("db_path", "checkpoint_path", mode="before")
+    @field_validator("db_path", "checkpoint_path", "api_keys_file", mode="before")
     @classmethod
     def _paths(cls, value: object, info: ValidationInfo) -> object:
         return absolute_path(value, name=str(info.field_name))
@@ -81,6 +82,10 @@ class Settings(EngineSettings):
     @property
     def resolved_checkpoint_path(self) -> Path:
         return self.checkpoint_path or self.home / "threads.db"
+
+    @property
+    def resolved_api_keys_file(self) -> Path:
+        return self.api_keys_file or self.home / "api_keys.json"
 
     @property
     def effective_reasoner(self) -> Literal["offline", "gemini"]:

@@ -141,6 +141,20 @@ def _agent_cmd(args: argparse.Namespace) -> int:
     return _agent(args)
 
 
+@ev.command("load", help="concurrent sessions against facegate behind LangGraph's server, per database")
+@click.option("--sessions", type=_POSITIVE, default=4, help="concurrent sessions (default 4)")
+@click.option("--turns", type=_POSITIVE, default=5, help="turns per session, each a new thread (default 5)")
+@click.option("--duration", type=click.FloatRange(min=1), default=180.0, help="no turn starts after this many s")
+@click.option("--database", "databases", multiple=True, metavar="URL",
+              help="'sqlite' (a fresh home) or a postgresql:// URL; repeat to compare (default: sqlite)")  # fmt: skip
+@click.option("--photos", type=PATH, help="cache of the package photos (default: <home>/sample-photos)")
+@click.option("--out", type=PATH, required=True, help="folder for load.json, load.md")
+@click.option("--json", is_flag=True, help="print the report as JSON on stdout")
+@namespace_handler
+def _load_cmd(args: argparse.Namespace) -> int:
+    return _load(args)
+
+
 def _finish(args: argparse.Namespace, report: Any, summary: str, warning: str | None = None) -> int:
     """The report as JSON (``--json``) or a short summary on stdout; a warning, if any, on stderr."""
     import sys
@@ -357,7 +371,7 @@ def _soak(args: argparse.Namespace) -> int:
 
 
 def _provenance(args: argparse.Namespace) -> int:
-    from agent.cli.common import load_settings, print_json
+    from agent.cli.common import load_settings
     from evals.audit import record_eval_run
     from evals.provenance_bench import run_provenance_bench
 
@@ -367,9 +381,53 @@ def _provenance(args: argparse.Namespace) -> int:
     medians = {k.kind: k.median_ms for k in report.kinds}
     summary = {"c2pa_version": report.c2pa_version, "repeats": report.repeats, "median_ms": medians}
     record_eval_run(settings, eval_kind="provenance", dataset_sha256=report.photos_sha256, summary=summary)
+    return _print_report(args, report, "provenance")
+
+
+def _load(args: argparse.Namespace) -> int:
+    from agent.cli.common import load_settings
+    from evals.audit import record_eval_run
+    from evals.load import run_load
+
+    settings = load_settings(args)
+    progress = _progress()
+    report = run_load(
+        photos=args.photos or settings.home / "sample-photos",
+        databases=list(args.databases) or [None],
+        sessions=args.sessions,
+        turns=args.turns,
+        duration_s=args.duration,
+        out=args.out,
+        progress=progress,
+    )
+    progress.close()
+    headline: dict[str, Any] = {
+        b.backend: {"turns": b.turns_done, "errors": b.errors, "per_s": b.throughput_per_s, "p50_ms": b.latency.p50_ms,
+                    "p95_ms": b.latency.p95_ms, "p99_ms": b.latency.p99_ms}
+        for b in report.backends
+    }  # fmt: skip
+    record_eval_run(settings, eval_kind="load", dataset_sha256=_photos_digest(report), summary=headline)
+    return _print_report(args, report, "load")
+
+
+def _print_report(args: argparse.Namespace, report: Any, name: str) -> int:
+    """``--json``: the report on stdout; otherwise ``<name>.md`` as written, and where the files are."""
+    from agent.cli.common import print_json
+
     if args.json:
         print_json(report.model_dump(mode="json"))
     else:
-        print((args.out / "provenance.md").read_text(encoding="utf-8"))
-        print(f"wrote provenance.json, provenance.md in {args.out}")
+        print((args.out / f"{name}.md").read_text(encoding="utf-8"))
+        print(f"wrote {name}.json, {name}.md in {args.out}")
     return 0
+
+
+def _photos_digest(report: Any) -> str:
+    """What the load ran on, by hash: the turn plan (the photos are the packages', named in it)."""
+    import hashlib
+
+    from evals.load import ENROLLED, PROBES, REFUSAL
+
+    plan = {"probes": PROBES, "enrolled": ENROLLED, "refusal": REFUSAL, "sessions": report.sessions,
+            "turns": report.turns_per_session}  # fmt: skip
+    return hashlib.sha256(repr(sorted(plan.items())).encode()).hexdigest()

@@ -89,7 +89,7 @@ def test_tools_node_refuses_a_call_without_an_allow_decision(agent: FaceAgent) -
                                                              call_id="other")},
                          "images": []}  # fmt: skip
     with pytest.raises(PolicyDenied) as info:
-        node(state)
+        node(state, {})
     assert info.value.rule_id == "graph.no_allow_decision"
 
 

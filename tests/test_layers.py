@@ -25,11 +25,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ("agent.errors", "agent.clock", "agent.settings", "agent.logging", "agent.images_vault", "agent.lazy"),
     ),
     ("policy", ("agent.policy",)),  # pure: rules, catalogues, decide(); no store, no engine
-    ("store", ("agent.store", "agent.consent", "agent.subjects", "agent.enrollment", "agent.capture")),
+    ("store", ("agent.store", "agent.consent", "agent.subjects", "agent.enrollment", "agent.capture", "agent.apikeys")),
     ("messages", ("agent.graph.messages",)),  # what reasoners and the graph share; imports nothing of the graph
     ("reasoners", ("agent.reasoners",)),
     ("graph", ("agent.graph",)),
     ("sdk", ("agent", "agent.sdk", "agent.render", "agent.demo")),
+    ("server", ("agent.server",)),  # LangGraph's server: the graph factory, the API-key hook, the launcher
     ("cli", ("agent.cli",)),
     ("evals", ("evals",)),
 ]

@@ -121,4 +121,5 @@ def test_make_graph_builds_from_settings(tmp_path: Path, monkeypatch: pytest.Mon
     graph = make_graph()
     assert set(graph.get_graph().nodes) >= {"reason", "policy", "tools", "consent"}
     config = json.loads((Path(__file__).parents[1] / "langgraph.json").read_text())
-    assert config["graphs"]["facegate"] == "./agent/graph/graph.py:make_graph"
+    # the server's factory builds the server graph off its event loop (tests/test_server_graph.py)
+    assert config["graphs"]["facegate"] == "agent.server.graph:make_graph"

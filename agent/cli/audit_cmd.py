@@ -25,6 +25,7 @@ AUDIT_KINDS = (
     "session",
     "subject_export",
     "capture_nonce",
+    "api_key",
 )
 
 

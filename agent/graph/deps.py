@@ -212,12 +212,13 @@ def postgres_checkpointer(settings: Settings) -> BaseCheckpointSaver[str]:
 
     if settings.database_url is None:
         raise ValueError("postgres_checkpointer needs settings.database_url")
-    return open_saver(
+    saver: BaseCheckpointSaver[str] = open_saver(
         settings.database_url.get_secret_value(),
         serde=checkpoint_serde(),
         pool_max=settings.database_pool_max,
         timeout_s=settings.database_timeout_s,
     )
+    return saver
 
 
 def settings_checkpointer(settings: Settings) -> BaseCheckpointSaver[str]:

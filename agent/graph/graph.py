@@ -15,9 +15,12 @@ from agent.graph.state import AgentState
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.graph import StateGraph
     from langgraph.graph.state import CompiledStateGraph
 
     from agent.graph.deps import AgentDeps
+    from agent.graph.server_state import ServerInput, ServerOutput, ServerState
+    from agent.graph.state import RunContext
 
 
 def route_after_reason(state: AgentState) -> Literal["policy", "__end__"]:
@@ -49,12 +52,53 @@ def build_graph(
     from langgraph.graph import END, START, StateGraph
 
     builder: StateGraph[AgentState, None, AgentState, AgentState] = StateGraph(AgentState)
+    _add_agent_nodes(builder, deps, consent_node)
+    builder.add_edge(START, "reason")
+    _add_agent_edges(builder, answered=END)
+    return builder.compile(checkpointer=checkpointer, name="facegate")
+
+
+def build_server_graph(
+    deps: AgentDeps, checkpointer: BaseCheckpointSaver[Any] | None = None
+) -> CompiledStateGraph[ServerState, RunContext, ServerInput, ServerOutput]:
+    """The same agent for LangGraph's server: ``intake -> reason ... -> finish``.
+
+    Its input is LangGraph's messages convention plus image paths (:class:`ServerInput`), its output the answer as
+    an AI message beside facegate's typed state (:class:`ServerOutput`), and its context the caller's purpose
+    (:class:`RunContext`). ``intake`` does what the SDK does before a turn, ``finish`` what it does after; the
+    consent node records an operator's resume. Between them the nodes and edges are the SDK graph's.
+    """
+    from langgraph.graph import END, START, StateGraph
+
+    from agent.graph.nodes.consent import make_server_consent_node
+    from agent.graph.nodes.finish import make_finish_node
+    from agent.graph.nodes.intake import make_intake_node
+    from agent.graph.server_state import ServerInput, ServerOutput, ServerState
+    from agent.graph.state import RunContext
+
+    builder: StateGraph[ServerState, RunContext, ServerInput, ServerOutput] = StateGraph(
+        ServerState, context_schema=RunContext, input_schema=ServerInput, output_schema=ServerOutput
+    )
+    builder.add_node("intake", make_intake_node(deps))
+    _add_agent_nodes(builder, deps, make_server_consent_node(deps))
+    builder.add_node("finish", make_finish_node(deps))
+    builder.add_edge(START, "intake")
+    builder.add_edge("intake", "reason")
+    _add_agent_edges(builder, answered="finish")
+    builder.add_edge("finish", END)
+    return builder.compile(checkpointer=checkpointer, name="facegate")
+
+
+def _add_agent_nodes(builder: StateGraph[Any, Any, Any, Any], deps: AgentDeps, consent: Any) -> None:
     builder.add_node("reason", make_reason_node(deps))
     builder.add_node("policy", make_policy_node(deps))
-    builder.add_node("consent", consent_node)
+    builder.add_node("consent", consent)
     builder.add_node("tools", make_tools_node(deps))
-    builder.add_edge(START, "reason")
-    builder.add_conditional_edges("reason", route_after_reason, {"policy": "policy", "__end__": END})
+
+
+def _add_agent_edges(builder: StateGraph[Any, Any, Any, Any], *, answered: str) -> None:
+    """reason -> policy -> (consent -> policy) -> tools -> policy/reason; ``answered``: where an answer goes."""
+    builder.add_conditional_edges("reason", route_after_reason, {"policy": "policy", "__end__": answered})
     builder.add_conditional_edges(
         "policy",
         route_after_policy,
@@ -62,13 +106,13 @@ def build_graph(
     )
     builder.add_edge("consent", "policy")
     builder.add_conditional_edges("tools", route_after_tools, {"policy": "policy", "reason": "reason"})
-    return builder.compile(checkpointer=checkpointer, name="facegate")
 
 
 def make_graph() -> CompiledStateGraph[AgentState, None, AgentState, AgentState]:
-    """Factory for ``langgraph dev`` (see langgraph.json): builds from Settings when called, not at import.
+    """The SDK graph from Settings, built when called, not at import (LangGraph's server uses
+    :func:`agent.server.graph.make_graph`, which builds off its event loop).
 
-    It takes no argument so the LangGraph server calls it as is; it supplies its own checkpointer.
+    It takes no argument and has no checkpointer: whoever runs it supplies one.
     """
     from agent.graph.deps import build_deps
     from agent.settings import Settings

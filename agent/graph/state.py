@@ -10,8 +10,8 @@ Images appear only as handles (handle, sha256, claimed subject); their pixels st
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
-from typing import Annotated, Protocol
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict  # the LangGraph server needs it on Python 3.11
@@ -19,6 +19,9 @@ from typing_extensions import TypedDict  # the LangGraph server needs it on Pyth
 from agent.graph.messages import DecisionRecord, ImageHandle, ToolCall, Turn, Usage
 from agent.policy.models import StatedPurpose
 from tools.provenance.models import ProvenanceReport
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
 
 
 class Session(BaseModel):
@@ -63,6 +66,53 @@ class ConsentReply(BaseModel):
     declined: list[str] = Field(default_factory=list)  # people asked who did not consent (others may have)
 
 
+class ConsentAnswer(BaseModel):
+    """A person's answer. ``granted`` True: record consent for every missing item with this notice/evidence.
+
+    The SDK's consent handler returns one; a caller of the LangGraph server resumes a paused run with one
+    (``Command(resume={"granted": true, ...})``), which is recorded only for an operator's key.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    granted: bool
+    notice: str | None = Field(None, max_length=4000)
+    evidence_method: str = Field("verbal, recorded by the operator during the session", max_length=200)
+    evidence_reference: str | None = Field(None, max_length=200)
+    term_days: int = Field(default=30, gt=0)
+
+
+class RunContext(BaseModel):
+    """What the caller of a server run says it is for (LangGraph's ``context``): never the model's to choose.
+
+    ``purpose`` is required on a thread's first run and must match the thread's afterwards; ``human_present``
+    says whether the caller can answer a consent question (the run then pauses with an interrupt), otherwise a
+    missing consent is a denial. Who is calling is not part of it: that is the authenticated key
+    (:func:`caller_of`), which the caller cannot write.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    purpose: str | None = Field(None, description="The purpose of the conversation (a catalogue purpose id).")
+    human_present: bool = Field(False, description="A person can answer consent questions during the run.")
+
+
+class Caller(BaseModel):
+    """The principal an authenticated server request came from (the API key's name and role)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    role: Literal["operator", "auditor"]
+
+    @property
+    def may_record_consent(self) -> bool:
+        return self.role == "operator"
+
+
+ROLE_PERMISSION = "facegate:{role}"  # how the auth hook hands a role to the graph: as one of the user's permissions
+
+
 class AgentState(TypedDict, total=False):
     """LangGraph state. ``transcript`` grows by appending; everything else is replaced by each update."""
 
@@ -85,20 +135,53 @@ class AgentState(TypedDict, total=False):
 
 
 class Node(Protocol):
-    """A graph node: reads the state, returns the update."""
+    """A graph node: reads the state (and the run's config: who is calling), returns the update."""
 
-    def __call__(self, state: AgentState) -> AgentState: ...
+    def __call__(self, state: AgentState, config: RunnableConfig) -> AgentState: ...
 
 
-def session_of(state: AgentState, *, actor: str) -> Session:
-    """The one place the graph reads who and what a run is for."""
+def session_of(state: AgentState, *, actor: str, config: Mapping[str, Any] | None = None) -> Session:
+    """The one place the graph reads who and what a run is for.
+
+    The purpose and whether a person is present are the thread's (set by the SDK's caller, or by the server's
+    intake from the run's context); the actor is the authenticated caller of a server run when there is one
+    (``config``), else ``actor`` (the settings' operator, for the SDK).
+    """
+    caller = caller_of(config)
     return Session(
         purpose=state["purpose"],
         session_id=state.get("session_id", ""),
-        actor=actor,
+        actor=caller.name if caller is not None else actor,
         human_present=bool(state.get("human_present", False)),
         stated_purpose=state.get("stated_purpose"),
     )
+
+
+def caller_of(config: Mapping[str, Any] | None) -> Caller | None:
+    """The authenticated principal of a LangGraph server run, or None (an SDK run, or no auth configured).
+
+    The server writes ``langgraph_auth_user`` and ``langgraph_auth_permissions`` into the run's configurable
+    after the caller's own values (it strips callers' attempts to set them), so they are the key's, not the
+    caller's say-so. The role travels as a permission (:data:`ROLE_PERMISSION`).
+    """
+    configurable = (config or {}).get("configurable") or {}
+    user = configurable.get("langgraph_auth_user")
+    identity = getattr(user, "identity", None)
+    if not isinstance(identity, str) or not identity:
+        return None
+    permissions = configurable.get("langgraph_auth_permissions") or []
+    roles = [r for r in ("operator", "auditor") if ROLE_PERMISSION.format(role=r) in permissions]
+    # no role permission: the least a key can do (a principal without a role never records anything)
+    return Caller(name=identity, role=roles[0] if roles else "auditor")
+
+
+def run_context(context: object) -> RunContext:
+    """The run's context as a :class:`RunContext` (LangGraph hands over what the caller sent, coerced or not)."""
+    if isinstance(context, RunContext):
+        return context
+    if isinstance(context, Mapping):
+        return RunContext.model_validate(dict(context))
+    return RunContext()
 
 
 def images_of(state: AgentState) -> list[ImageHandle]:

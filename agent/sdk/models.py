@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from agent.graph.consent_record import ConsentAnswers as ConsentAnswers  # one per person, or one for all
 from agent.graph.messages import DecisionRecord, ImageHandle, ToolOutcome, Usage
+from agent.graph.state import ConsentAnswer  # defined with the graph, whose server resumes take it too
 from agent.policy.models import MissingConsent
 
 
@@ -45,21 +47,9 @@ class ConsentRequest(BaseModel):
         return self.model_copy(update={"missing": [m for m in self.missing if m.subject_id == subject]})
 
 
-class ConsentAnswer(BaseModel):
-    """A person's answer. ``granted`` True: record consent for every missing item with this notice/evidence."""
-
-    granted: bool
-    notice: str | None = None
-    evidence_method: str = "verbal, recorded by the operator during the session"
-    evidence_reference: str | None = None
-    term_days: int = Field(default=30, gt=0)
-
-
 ConsentHandler = Callable[[ConsentRequest], ConsentAnswer | None]
 """Asks one person (the request names only their missing consents) and returns their answer, or None when it
 will come later through ``resume``."""
-ConsentAnswers = ConsentAnswer | Mapping[str, ConsentAnswer]
-"""An answer to a paused run: one per person (subject id -> answer), or one that every person asked gave."""
 
 
 class AgentReply(BaseModel):

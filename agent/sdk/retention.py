@@ -12,27 +12,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from agent.errors import UserError
-from agent.graph.attach import load_checked, provenance_required
+from agent.graph.images import Registered, forget_probes, forget_unconsented, register_images
 from agent.graph.messages import ImageHandle
 from agent.policy.subject_id import SUBJECT_ID_RULE, is_subject_id, shown
 from agent.sdk.models import ImageInput
 
 if TYPE_CHECKING:
     from agent.graph.deps import AgentDeps
-    from tools.provenance.models import ProvenanceReport
-
-
-@dataclass
-class Registered:
-    """What :meth:`ImageRetention.register` made of a turn's images."""
-
-    handles: list[ImageHandle]  # every handle of the thread
-    attached: list[ImageHandle]  # the ones attached now
-    provenance: dict[str, ProvenanceReport] = field(default_factory=dict)  # by sha256, of the ones attached now
 
 
 class ImageRetention:
@@ -51,23 +40,13 @@ class ImageRetention:
         Raises:
             ProvenanceUnavailable: ``purpose`` depends on the check and the optional extra is not installed.
         """
-        handles = list(known)
-        attached: list[ImageHandle] = []
-        reports: dict[str, ProvenanceReport] = {}
-        required = provenance_required(self.deps, purpose)
-        for item in images:
-            loaded, report = load_checked(self.deps, item.source, required=required)
-            reports[loaded.sha256] = report
-            self.deps.vault.put(loaded)
-            if item.subject is not None:
-                self.remember(item.subject, loaded.sha256)
-            handle = next((h for h in handles if h.sha256 == loaded.sha256 and h.subject == item.subject), None)
-            if handle is None:
-                handle = ImageHandle(handle=f"img{len(handles) + 1}", sha256=loaded.sha256, subject=item.subject)
-                handles.append(handle)
-            if handle not in attached:
-                attached.append(handle)
-        return Registered(handles, attached, reports)
+        registered = register_images(
+            self.deps, [(item.source, item.subject) for item in images], known, purpose=purpose
+        )
+        for handle in registered.attached:
+            if handle.subject is not None:
+                self.remember(handle.subject, handle.sha256)
+        return registered
 
     def remember(self, subject_id: str, sha256: str) -> None:
         """Note that this process holds an image of ``subject_id`` (forgotten on revocation or erasure)."""
@@ -82,23 +61,12 @@ class ImageRetention:
 
     def forget_probes(self, handles: Sequence[ImageHandle]) -> int:
         """Drop the pixels (vault) and cached embeddings (engine) of every probe image of the thread."""
-        labelled = {h.sha256 for h in handles if h.subject is not None}
-        probes = {h.sha256 for h in handles if h.subject is None} - labelled
-        return sum(self.deps.forget_image(sha) for sha in sorted(probes))
+        return forget_probes(self.deps, handles)
 
     def forget_unconsented(self, handles: Sequence[ImageHandle], purpose: str) -> int:
-        """Drop the pixels and embeddings of labelled images whose person holds no active consent (any
-        capability) for the session's purpose: nothing may be done with them, so they are not kept. They can
-        be attached again once a consent is on record."""
-        labelled = [h for h in handles if h.subject is not None]
-        if not labelled:
-            return 0
-        now = self.deps.clock()
-        records = self.deps.store.consents_for_many({h.subject for h in labelled if h.subject})
-        consenting = {r.subject_id for r in records if purpose in r.purposes and r.active_at(now)}
-        keep = {h.sha256 for h in labelled if h.subject in consenting}
-        drop = {h.sha256 for h in labelled} - keep
-        return sum(self.deps.forget_image(sha) for sha in sorted(drop))
+        """Drop the pixels and embeddings of labelled images whose person holds no active consent for the
+        session's purpose (see :func:`agent.graph.images.forget_unconsented`)."""
+        return forget_unconsented(self.deps, handles, purpose)
 
 
 def check_images(images: Sequence[ImageInput]) -> None:

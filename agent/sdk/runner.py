@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from agent.errors import ConsentRequired, ErasedDuringTurn, FacegateError, UserError
+from agent.errors import ErasedDuringTurn, FacegateError, UserError
+from agent.graph.consent_record import record_or_decline
 from agent.graph.messages import Turn
 from agent.graph.state import AgentState, ConsentQuestion, ConsentReply
 from agent.sdk.events import (
@@ -259,55 +260,11 @@ class TurnRunner:
     # --- consent --------------------------------------------------------------------------------------------
 
     def _record_or_decline(self, request: ConsentRequest, answers: ConsentAnswers) -> ConsentReply:
-        """Record the consents given; if one cannot be recorded, the run resumes as declined (never stays stuck)."""
-        try:
-            return self._record(request, answers)
-        except FacegateError as exc:
-            return ConsentReply(granted=False, call_id=request.call_id, error=exc.code, message=exc.message)
-
-    def _record(self, request: ConsentRequest, answers: ConsentAnswers) -> ConsentReply:
-        """Record each person's own consent (one record per person, from their own answer) and build the resume
-        value for the graph. A person who declined or was not answered for gets nothing recorded."""
-        if not request.missing:
-            if isinstance(answers, ConsentAnswer) and not answers.granted:
-                return ConsentReply(granted=False, call_id=request.call_id)
-            raise ConsentRequired("the paused decision names no missing consent to record", call_id=request.call_id)
-        from agent import consent
-
-        by_subject: dict[str, tuple[set[str], set[str]]] = {}
-        for item in request.missing:
-            caps, purposes = by_subject.setdefault(item.subject_id, (set(), set()))
-            caps.add(item.capability.value)
-            purposes.add(item.purpose)
-        ids: list[str] = []
-        declined: list[str] = []
-        actor = self.deps.settings.actor
-        for subject, (caps, purposes) in by_subject.items():
-            answer = answers if isinstance(answers, ConsentAnswer) else answers.get(subject)
-            if answer is None or not answer.granted:
-                declined.append(subject)
-                continue
-            notice = answer.notice or (
-                f"{subject} was told that facegate will use {', '.join(sorted(caps))} on their face "
-                f"for {', '.join(sorted(purposes))}, and can withdraw at any time."
-            )
-            record = consent.grant_consent(
-                self.deps.store,
-                self.deps.policy,
-                subject_id=subject,
-                capabilities=sorted(caps),
-                purposes=sorted(purposes),
-                notice=notice,
-                evidence_method=answer.evidence_method,
-                recorded_by=actor,
-                evidence_reference=answer.evidence_reference or f"thread {request.thread_id}",
-                term_days=answer.term_days,
-                actor=actor,
-                now=self.deps.clock(),
-                asked_at_seq=_seq(request.decision.audit_id if request.decision else None),
-            )
-            ids.append(record.id)
-        return ConsentReply(granted=not declined, consent_ids=ids, call_id=request.call_id, declined=declined)
+        """Record each person's own consent; if one cannot be recorded, the run resumes as declined."""
+        return record_or_decline(
+            self.deps, answers, decision=request.decision, call_id=request.call_id, thread_id=request.thread_id,
+            actor=self.deps.settings.actor,
+        )  # fmt: skip
 
 
 async def iterate_in_thread(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
@@ -368,11 +325,6 @@ def ask_each(request: ConsentRequest, handler: ConsentHandler) -> dict[str, Cons
             return None
         answers[subject] = answer
     return answers
-
-
-def _seq(audit_id: str | None) -> int | None:
-    """The audit sequence number an audit id names (None when there is none)."""
-    return int(audit_id) if audit_id is not None and audit_id.isdigit() else None
 
 
 def _decline(request: ConsentRequest) -> ConsentAnswer:

@@ -46,6 +46,7 @@ AuditKind = Literal[
     "session",
     "subject_export",
     "capture_nonce",
+    "api_key",
 ]
 
 

@@ -363,6 +363,26 @@ class AuditWriter:
             )
         )
 
+    # --- API keys ----------------------------------------------------------------------------------------
+
+    def api_key_added(self, *, name: str, role: str, fingerprint: str, actor: str, ts: datetime) -> AuditEntry:
+        """An API key made (``facegate keys add``): its name, role and fingerprint, never the key."""
+        return self._api_key("added", name=name, role=role, fingerprint=fingerprint, actor=actor, ts=ts)
+
+    def api_key_revoked(self, *, name: str, role: str, fingerprint: str, actor: str, ts: datetime) -> AuditEntry:
+        return self._api_key("revoked", name=name, role=role, fingerprint=fingerprint, actor=actor, ts=ts)
+
+    def _api_key(self, outcome: str, *, name: str, role: str, fingerprint: str, actor: str, ts: datetime) -> AuditEntry:
+        return self.append(
+            AuditEvent(
+                kind="api_key",
+                actor=actor,
+                outcome=outcome,
+                ts=ts,
+                summary={"name": name, "role": role, "fingerprint": fingerprint},
+            )
+        )
+
     def eval_run(self, *, actor: str, eval_kind: str, dataset_sha256: str, summary: Mapping[str, Any]) -> AuditEntry:
         """An evaluation run: what was run, on which data (by hash), and its headline figures."""
         return self.append(

@@ -9,15 +9,17 @@ from agent.graph.messages import ToolOutcome, Turn
 from agent.graph.state import AgentState, Node, images_of, provenance_of, session_of
 
 if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
     from agent.graph.deps import AgentDeps
 
 
 def make_policy_node(deps: AgentDeps) -> Node:
     gate = ToolGate(deps)
 
-    def policy(state: AgentState) -> AgentState:
+    def policy(state: AgentState, config: RunnableConfig) -> AgentState:
         call = state.get("pending", [])[0]
-        session = session_of(state, actor=deps.settings.actor)
+        session = session_of(state, actor=deps.settings.actor, config=config)
         admission = gate.with_provenance(provenance_of(state)).admit(
             call, session, images_of(state), answer=state.get("consent_answer")
         )

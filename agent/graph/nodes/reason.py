@@ -27,6 +27,8 @@ from agent.policy.subject_id import is_subject_id
 from agent.reasoners.base import ReasonerContext, ReasonerStep
 
 if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
     from agent.graph.deps import AgentDeps
 
 MAX_CALLS_PER_STEP = 16  # function calls kept from one step; a flood of calls is one malformed call
@@ -36,8 +38,8 @@ MAX_TEXT_CHARS = 32_000  # characters of a step's text kept (answers are a few p
 def make_reason_node(deps: AgentDeps) -> Node:
     gate = ToolGate(deps)
 
-    def reason(state: AgentState) -> AgentState:
-        session = session_of(state, actor=deps.settings.actor)
+    def reason(state: AgentState, config: RunnableConfig) -> AgentState:
+        session = session_of(state, actor=deps.settings.actor, config=config)
         transcript = transcript_of(state)
         steps = state.get("steps", 0)
         images = images_of(state)
