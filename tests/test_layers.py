@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("reasoners", ("agent.reasoners",)),
     ("graph", ("agent.graph",)),
     ("sdk", ("agent", "agent.sdk", "agent.render", "agent.demo")),
+    ("mcp", ("agent.mcp",)),  # the MCP server: the gate for an MCP host; the CLI starts it
     ("cli", ("agent.cli",)),
     ("evals", ("evals",)),
 ]

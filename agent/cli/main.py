@@ -37,6 +37,7 @@ _BUILTIN = (
     "agent.cli.threads_cmd",
     "agent.cli.demo_cmd",
     "agent.cli.capture_cmd",
+    "agent.cli.mcp_cmd",
 )
 
 EXIT_INTERRUPTED = 130
