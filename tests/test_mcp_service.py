@@ -271,7 +271,12 @@ def test_oversize_and_deep_arguments_are_refused_before_decoding(
 ) -> None:
     loads: list[Any] = []
     real = agent.deps.engine.load
-    monkeypatch.setattr(agent.deps.engine, "load", lambda source: loads.append(source) or real(source))
+
+    def load(source: Any) -> Any:
+        loads.append(source)
+        return real(source)
+
+    monkeypatch.setattr(agent.deps.engine, "load", load)
     limit = tools.limits.max_base64_chars
     report = _refusal(tools, {"image": {"data": "A" * (limit + 4)}})
     assert f"over the limit of {limit}" in report.text and "max_image_bytes=200000" in report.text

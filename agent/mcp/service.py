@@ -239,9 +239,9 @@ def open_gated_tools(settings: Settings, *, purpose: str, actor: str) -> Iterato
     if purpose not in policy.purposes:
         known = ", ".join(sorted(policy.purposes))
         raise UnknownPurpose(f"unknown purpose {purpose!r} (known: {known})", purpose=purpose)
-    ensure_ready(settings)  # a server whose model cannot run would fail every allowed call: fail at start
     store = Store.open(settings.resolved_db_path, create=False)
     try:
+        ensure_ready(settings)  # a server whose model cannot run would fail every allowed call: fail at start
         # the host is the reasoner: the offline one is only there because AgentDeps has the field (no network)
         deps = build_deps(settings, reasoner=OfflineReasoner(), store=store, policy=policy)
         yield GatedTools(deps, purpose=purpose, actor=actor)
