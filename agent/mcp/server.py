@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -27,6 +28,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
+from agent.errors import FacegateError
 from agent.logging import get_logger
 from agent.mcp.service import CallReport, GatedTools
 
@@ -69,7 +71,11 @@ def build_server(tools: GatedTools, session_of: SessionOf, *, version: str = "")
         ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         session = session_of(ctx)
-        report = await anyio.to_thread.run_sync(tools.call, session, params.name, params.arguments)
+        try:
+            report = await anyio.to_thread.run_sync(tools.call, session, params.name, params.arguments)
+        except FacegateError as exc:  # the store failed, say: no result to give, and no tool result to fake
+            log.error("mcp.call_failed", code=exc.code, tool=params.name[:100], session=session.session_id)
+            raise MCPError(code=types.INTERNAL_ERROR, message=f"{exc.code}: {_one_line(exc.message)}") from exc
         return tool_result(report)
 
     server: Server[Any] = Server(
@@ -146,6 +152,7 @@ class BoundedLines:
         self.limit = limit
         self.refuse = refuse
         self.write = write
+        self._head = b""  # the start of the last line over the limit (its id, method and tool are read from it)
 
     def __aiter__(self) -> BoundedLines:
         return self
@@ -165,7 +172,8 @@ class BoundedLines:
             return line.decode("utf-8", errors="replace")
 
     def _read_line(self) -> tuple[bytes | None, int]:
-        """(the line, its size), or (None, size) for a line over the limit (its head kept in ``_head``)."""
+        """(the line, its size); (None, size) for a line over the limit (its head kept in ``_head``); (None, 0)
+        at the end of the stream."""
         chunk = self.raw.readline(self.limit + 1)
         if not chunk:
             return None, 0
@@ -181,7 +189,7 @@ class BoundedLines:
         return None, size
 
     async def _oversize(self, size: int) -> None:
-        head = getattr(self, "_head", b"")
+        head = self._head
         method = _match(_METHOD, head)
         tool = (_match(_NAME, head) or "(oversize)") if method == "tools/call" else "(oversize request)"
         message = f"a request of {size} bytes is over the {self.limit}-byte limit (two images in base64)"
@@ -208,6 +216,10 @@ class BoundedLines:
             await self.write.send(SessionMessage(message=error))
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:500]
+
+
 def _match(pattern: re.Pattern[bytes], head: bytes) -> str | None:
     found = pattern.search(head)
     return found.group(1).decode("utf-8", errors="replace") if found else None
@@ -219,8 +231,6 @@ async def serve_stdio(tools: GatedTools, session: Session, *, version: str = "")
     While serving, the SDK points fd 1 at stderr (stray output cannot corrupt the protocol stream) and facegate
     reads stdin through :class:`BoundedLines`.
     """
-    import os
-
     from mcp.server.stdio import stdio_server
 
     server = build_server(tools, lambda _ctx: session, version=version)
