@@ -137,8 +137,9 @@ class GatedTools:
             call_id = f"mcp-{next(self._ids)}"
             spec = self.deps.tools.spec(name)
             if spec is None:
-                # the host's arguments are not passed on: they may hold an image nobody decided on
-                return self._report(self._rejected(ToolCall(id=call_id, name=name[:100]), session, []), [])
+                # the gate refuses and audits it (tool.unknown); the host's arguments are not passed on: they may
+                # hold an image nobody decided on
+                return self._report(self._decide_and_run(ToolCall(id=call_id, name=name[:100]), session, []), [])
             try:
                 parsed = parse_arguments(spec, arguments, self.limits)
             except ArgumentProblem as exc:
@@ -176,12 +177,6 @@ class GatedTools:
             return self.gate.run(call, admission.licence, session, handles).outcome
         if isinstance(admission, AskConsent):  # cannot happen: nobody is present in an MCP session
             raise PolicyError("an MCP session cannot pause to ask for consent", call_id=call.id)
-        return admission.outcome
-
-    def _rejected(self, call: ToolCall, session: Session, handles: Sequence[ImageHandle]) -> ToolOutcome:
-        admission = self.gate.admit(call, session, handles)
-        if isinstance(admission, Allowed | AskConsent):  # an unknown tool is never allowed
-            raise PolicyError("an unknown tool was not refused", call_id=call.id)
         return admission.outcome
 
     def _load(self, images: Sequence[ImageSource]) -> list[ImageHandle]:
