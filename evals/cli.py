@@ -127,6 +127,30 @@ def _provenance_cmd(args: argparse.Namespace) -> int:
     return _provenance(args)
 
 
+@ev.command("mcp", help="per-call overhead of the MCP server (stdio) against the same calls in process")
+@click.option("--repeats", type=_POSITIVE, default=30, help="calls of each kind (default 30)")
+@click.option("--photos", type=PATH, help="cache of the package photos (default: <home>/sample-photos)")
+@click.option("--out", type=PATH, help="folder for mcp.json and mcp.md (default: print only)")
+@click.option("--json", is_flag=True, help="print the report as JSON on stdout")
+@namespace_handler
+def _mcp_cmd(args: argparse.Namespace) -> int:
+    from agent.cli.common import load_settings
+    from evals.audit import record_eval_run
+    from evals.mcp_bench import run_mcp_bench, summary
+
+    settings = load_settings(args)
+    report = run_mcp_bench(settings, photos=args.photos or settings.home / "sample-photos", repeats=args.repeats)
+    text = summary(report)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "mcp.json").write_text(report.model_dump_json(indent=2), encoding="utf-8")
+        (args.out / "mcp.md").write_text(text + "\n", encoding="utf-8")
+    overhead = {e.mode: {c.call: c.overhead_ms for c in e.calls} for e in report.eras}
+    record_eval_run(settings, eval_kind="mcp", dataset_sha256=report.photos_sha256,
+                    summary={"repeats": report.repeats, "mcp_layer_ms": overhead})  # fmt: skip
+    return _finish(args, report, text)
+
+
 @ev.command("agent", help="agent policy scenarios: violations, refusals, decisions, leaks, audit")
 @click.option(
     "--suite", type=PATH, multiple=True, help="scenario suite YAML, repeatable (default: every suite in evals/suites)"

@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("graph", ("agent.graph",)),
     ("sdk", ("agent", "agent.sdk", "agent.render", "agent.demo")),
     ("server", ("agent.server",)),  # LangGraph's server: the graph factory, the API-key hook, the launcher
+    ("mcp", ("agent.mcp",)),  # the MCP server: the gate for an MCP host; the CLI starts it
     ("cli", ("agent.cli",)),
     ("evals", ("evals",)),
 ]

@@ -38,6 +38,7 @@ _BUILTIN = (
     "agent.cli.demo_cmd",
     "agent.cli.capture_cmd",
     "agent.cli.keys_cmd",
+    "agent.cli.mcp_cmd",
 )
 
 EXIT_INTERRUPTED = 130

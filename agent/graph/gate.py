@@ -248,6 +248,13 @@ class ToolGate:
             return self._malformed(call.model_copy(update={"args": masked}), session, message)
         return _Resolved(spec, args, tuple(refs))
 
+    def refuse_malformed(self, call: ToolCall, session: Session, message: str) -> ToolOutcome:
+        """Refuse and audit a call whose arguments a front end found unusable before they could reach
+        :meth:`admit` (the MCP server's image arguments: a path outside the allowed folders, oversize base64):
+        the same ``tool.invalid_arguments`` row and malformed outcome as an invalid call here. ``message`` must
+        not echo the caller's values."""
+        return self._malformed(call, session, message)
+
     def _audit(self, request: PolicyRequest, decision: Decision, call: ToolCall, note: str | None = None) -> str:
         log.info(
             "policy.decision", tool=request.tool, call_id=call.id, outcome=decision.outcome,
