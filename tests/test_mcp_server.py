@@ -266,7 +266,9 @@ def test_stdout_carries_only_protocol_and_bad_lines_get_errors_and_audit_rows(ho
     assert by_id[None]["error"]["code"] == -32700
     assert by_id[2]["error"]["code"] == -32602
     assert by_id[3]["error"]["code"] == -32600 and f"{limit}-byte limit" in by_id[3]["error"]["message"]
-    assert by_id[4]["result"]["isError"] is False and "Consent c_" in by_id[4]["result"]["content"][0]["text"]
+    assert (
+        by_id[4]["result"]["isError"] is False and "An active consent for" in by_id[4]["result"]["content"][0]["text"]
+    )
     assert '"event": "policy.decision"' in stderr and "Traceback" not in stderr  # logs went to stderr
     rows = audit(home, start)
     assert [(r.summary["tool"], r.rule_id) for r in rows[:3]] == [

@@ -146,9 +146,25 @@ def test_consent_status_reads_only_the_session_purpose(agent: FaceAgent, tools: 
     consent(agent, "alice", ["expression_analysis"], ["ux_research"])
     report = tools.call(tools.session(), "consent_status", {"subject": "alice"})
     assert report.outcome.status == "ok" and report.outcome.result is not None
-    assert report.outcome.result.kind == "consent_status"
-    assert [c.purposes for c in report.outcome.result.consents] == [["mfa"]]
-    assert "ux_research" not in report.text
+    result = report.outcome.result
+    assert result.kind == "consent_status" and result.purpose == "mfa"
+    # least disclosure: what the launch purpose's consent covers, nothing of the other purpose's record
+    assert result.covered == ["face_verification"] and "expression_analysis" not in result.covered
+    assert "ux_research" not in report.text and "ux_research" not in report.outcome.model_dump_json()
+
+
+def test_a_tampered_image_is_refused_over_mcp_as_in_the_agent(
+    agent: FaceAgent, tools: GatedTools, engine: FakeFaceEngine, provenance_kit: Any
+) -> None:
+    consent(agent, "alice", ["face_verification"], ["mfa"])
+    tampered = base64.b64encode(provenance_kit.tampered("grace_hopper.jpg")).decode()  # signed, one bit changed
+    b = base64.b64encode(engine.photo("alice", 2)).decode()
+    report = tools.call(tools.session(), "verify_faces", {"image_a": {"data": tampered, "subject": "alice"},
+                                                          "image_b": {"data": b, "subject": "alice"}})  # fmt: skip
+    assert report.outcome.status == "denied", report.text
+    assert report.outcome.decision is not None and report.outcome.decision.rule_id == "provenance.tampered"
+    assert len(agent.deps.vault) == 0
+    intact(agent)
 
 
 # --- refused -----------------------------------------------------------------------------------------------

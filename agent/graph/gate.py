@@ -116,13 +116,17 @@ class ToolGate:
         images: Sequence[ImageHandle],
         *,
         answer: ConsentReply | None = None,
+        pictured: Sequence[str] | None = None,
     ) -> Admission:
-        """Put ``call`` to policy. ``answer``: the person's reply when this call already paused for consent."""
+        """Put ``call`` to policy. ``answer``: the person's reply when this call already paused for consent;
+        ``pictured``: the people a consent lookup may be about (default: those the thread's images are labelled
+        with; a caller with no conversation, such as an MCP host, names them itself)."""
         resolved = self._resolve(call, session, images)
         if isinstance(resolved, ToolOutcome):
             return Rejected(resolved)
         spec, args = resolved.spec, resolved.args
-        pictured = tuple(dict.fromkeys(i.subject for i in images if i.subject))
+        if pictured is None:
+            pictured = tuple(dict.fromkeys(i.subject for i in images if i.subject))
         request = self.request(spec, args, resolved.images, session, with_template=True, pictured=pictured)
         decision, consents = self._decide(request)
         # An allow that rests on a liveness attestation spends its nonce now, before anything is audited or run:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import JsonValue
 
 from agent.errors import ImageInputError, PolicyError, UnknownPurpose
+from agent.graph.attach import load_checked, provenance_required
 from agent.graph.gate import Allowed, AskConsent, ToolGate
 from agent.graph.messages import PROBE, ImageHandle, ToolCall, ToolOutcome
 from agent.graph.state import Session
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from agent.graph.deps import AgentDeps
     from agent.policy.tool_specs import ToolSpec
     from agent.settings import Settings
+    from tools.provenance.models import ProvenanceReport
 
 log = get_logger(__name__)
 
@@ -148,7 +150,7 @@ class GatedTools:
             session_row = None
             try:
                 try:
-                    handles = self._load(parsed.images)
+                    handles, reports = self._load(parsed.images, session.purpose)
                 except _Unusable as exc:
                     return self.refuse(session, spec.name, f"invalid arguments for {spec.name}: {exc}", call_id=call_id)
                 session_row = self.deps.audit.images_attached(
@@ -156,7 +158,9 @@ class GatedTools:
                     images=[h.ref for h in handles],
                 )  # fmt: skip
                 args: dict[str, JsonValue] = {**parsed.args, **{h.handle: h.handle for h in handles}}
-                outcome = self._decide_and_run(ToolCall(id=call_id, name=spec.name, args=args), session, handles)
+                outcome = self._decide_and_run(
+                    ToolCall(id=call_id, name=spec.name, args=args), session, handles, reports
+                )
             finally:
                 for handle in handles:  # do_not_retain_probe and more: nothing of a call's images outlives it
                     self.deps.forget_image(handle.sha256)
@@ -171,30 +175,48 @@ class GatedTools:
         call = ToolCall(id=call_id or f"mcp-{next(self._ids)}", name=tool[:100])
         return self._report(self.gate.refuse_malformed(call, session, message), [])
 
-    def _decide_and_run(self, call: ToolCall, session: Session, handles: Sequence[ImageHandle]) -> ToolOutcome:
-        admission = self.gate.admit(call, session, handles)
+    def _decide_and_run(
+        self,
+        call: ToolCall,
+        session: Session,
+        handles: Sequence[ImageHandle],
+        reports: Mapping[str, ProvenanceReport] | None = None,
+    ) -> ToolOutcome:
+        gate = self.gate.with_provenance(reports or {})
+        # An MCP call has no conversation whose images say who is pictured: the host names the person a consent
+        # lookup is about, as it labels an image. The answer stays least-disclosure (covered / missing capabilities
+        # for the launch purpose only), no more than a refused verification of a labelled image would tell.
+        named = call.args.get("subject") if call.name == "consent_status" else None
+        pictured = (named,) if isinstance(named, str) else None
+        admission = gate.admit(call, session, handles, pictured=pictured)
         if isinstance(admission, Allowed):
-            return self.gate.run(call, admission.licence, session, handles).outcome
+            return gate.run(call, admission.licence, session, handles).outcome
         if isinstance(admission, AskConsent):  # cannot happen: nobody is present in an MCP session
             raise PolicyError("an MCP session cannot pause to ask for consent", call_id=call.id)
         return admission.outcome
 
-    def _load(self, images: Sequence[ImageSource]) -> list[ImageHandle]:
-        """Load each image through the engine into the vault; its handle is the argument's name."""
+    def _load(
+        self, images: Sequence[ImageSource], purpose: str
+    ) -> tuple[list[ImageHandle], dict[str, ProvenanceReport]]:
+        """Check each image's provenance on its original bytes and load it through the engine into the vault, as
+        the SDK attaches images (:func:`agent.graph.attach.load_checked`); its handle is the argument's name."""
         handles: list[ImageHandle] = []
+        reports: dict[str, ProvenanceReport] = {}
+        required = provenance_required(self.deps, purpose)
         try:
             for image in images:
                 try:
-                    loaded = self.deps.engine.load(image.source)
+                    loaded, report = load_checked(self.deps, image.source, required=required)
                 except ImageInputError as exc:
                     raise _Unusable(self._unusable(image, exc)) from exc
+                reports[loaded.sha256] = report
                 self.deps.vault.put(loaded)
                 handles.append(ImageHandle(handle=image.arg, sha256=loaded.sha256, subject=image.subject))
-        except _Unusable:
+        except BaseException:  # unusable, or the check cannot run: nothing of this call's images stays
             for handle in handles:
                 self.deps.forget_image(handle.sha256)
             raise
-        return handles
+        return handles, reports
 
     def _unusable(self, image: ImageSource, exc: ImageInputError) -> str:
         # the engine's message quotes the path: said again by kind, so a host's text is not echoed

@@ -151,4 +151,16 @@ POSTGRES_MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE templates ADD COLUMN recipe TEXT",
         ),
     ),
+    (
+        6,
+        (
+            # The audit sequence number of the subject's last erasure (see the SQLite migration 6): erasure wins
+            # over writes that started before it, told apart by audit order. Backfilled from the erasure rows.
+            "ALTER TABLE subjects ADD COLUMN erased_seq BIGINT",
+            """UPDATE subjects SET erased_seq = (
+                   SELECT MAX(a.seq) FROM audit_log a
+                   WHERE a.kind = 'erasure' AND a.subjects = '["' || subjects.id || '"]'
+               ) WHERE erased_at IS NOT NULL""",
+        ),
+    ),
 )
