@@ -171,6 +171,8 @@ def _agent_cmd(args: argparse.Namespace) -> int:
 @click.option("--duration", type=click.FloatRange(min=1), default=180.0, help="no turn starts after this many s")
 @click.option("--database", "databases", multiple=True, metavar="URL",
               help="'sqlite' (a fresh home) or a postgresql:// URL; repeat to compare (default: sqlite)")  # fmt: skip
+@click.option("--servers", "servers", multiple=True, type=_POSITIVE, metavar="N",
+              help="server processes sharing each database; repeat to compare (default: 1)")  # fmt: skip
 @click.option("--photos", type=PATH, help="cache of the package photos (default: <home>/sample-photos)")
 @click.option("--out", type=PATH, required=True, help="folder for load.json, load.md")
 @click.option("--json", is_flag=True, help="print the report as JSON on stdout")
@@ -421,13 +423,15 @@ def _load(args: argparse.Namespace) -> int:
         sessions=args.sessions,
         turns=args.turns,
         duration_s=args.duration,
+        servers=list(args.servers) or [1],
         out=args.out,
         progress=progress,
     )
     progress.close()
     headline: dict[str, Any] = {
-        b.backend: {"turns": b.turns_done, "errors": b.errors, "per_s": b.throughput_per_s, "p50_ms": b.latency.p50_ms,
-                    "p95_ms": b.latency.p95_ms, "p99_ms": b.latency.p99_ms}
+        f"{b.backend}x{b.servers}": {"turns": b.turns_done, "errors": b.errors, "per_s": b.throughput_per_s,
+                                     "p50_ms": b.latency.p50_ms, "p95_ms": b.latency.p95_ms,
+                                     "p99_ms": b.latency.p99_ms}
         for b in report.backends
     }  # fmt: skip
     record_eval_run(settings, eval_kind="load", dataset_sha256=_photos_digest(report), summary=headline)

@@ -15,6 +15,7 @@ p50/p95/p99 turn latency as the client saw it, and the server's start-up time, s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -43,9 +44,9 @@ VERIFY = f"Verify img1 against enrolled {SUBJECT}."
 CAVEAT = (
     "Client-side turn latency (thread created to run finished) through LangGraph's in-memory dev server on "
     "loopback, offline reasoner, real face engine on package photos; it includes the time a run waits in the "
-    "server's queue (its worker polls for runs) and the graph's execution, both read from the server's log. One "
-    "server process, whose face engine runs one detection/embedding at a time. Timings move with whatever else "
-    "the machine is doing."
+    "server's queue (its worker polls for runs) and the graph's execution, both read from the server's log. Each "
+    "server process's face engine runs one detection/embedding at a time; with several servers on one database "
+    "the sessions are spread over them in turn. Timings move with whatever else the machine is doing."
 )
 
 
@@ -62,6 +63,7 @@ class BackendLoad(BaseModel):
 
     backend: Literal["sqlite", "postgresql"]
     database: str  # a path, or the URL without its password
+    servers: int = 1  # server processes sharing the database; sessions are spread over them in turn
     sessions: int
     turns_requested: int
     turns_done: int
@@ -134,22 +136,29 @@ def run_load(
     sessions: int = 4,
     turns: int = 5,
     duration_s: float = 180.0,
+    servers: Sequence[int] = (1,),
     out: Path,
     progress: Any = None,
 ) -> LoadReport:
-    """Run the load against a fresh server per database; write load.json and load.md in ``out``."""
+    """Run the load against fresh servers per database, once per count in ``servers`` (server processes sharing
+    that database, the sessions spread over them); write load.json and load.md in ``out``."""
     from tools.sample_photos import ensure_sample_photos
 
-    if sessions < 1 or turns < 1 or duration_s <= 0:
-        raise EvalError("sessions, turns and duration must be positive")
+    if sessions < 1 or turns < 1 or duration_s <= 0 or not servers or min(servers) < 1:
+        raise EvalError("sessions, turns, duration and servers must be positive")
+    if max(servers) > sessions:
+        raise EvalError(f"{max(servers)} servers for {sessions} sessions: some servers would get no session")
     out.mkdir(parents=True, exist_ok=True)
     ensure_sample_photos(photos)
     missing = [name for name in (ENROLLED, *PROBES) if not (photos / name).exists()]
     if missing:
         raise EvalError(f"package photos missing in {photos}: {', '.join(sorted(set(missing)))}")
     results = [
-        _run_backend(url, photos=photos, sessions=sessions, turns=turns, duration_s=duration_s, progress=progress)
+        _run_backend(
+            url, photos=photos, sessions=sessions, turns=turns, duration_s=duration_s, servers=n, progress=progress
+        )
         for url in databases
+        for n in servers
     ]
     report = LoadReport(
         sessions=sessions, turns_per_session=turns, duration_limit_s=duration_s, cpus=os.cpu_count(),
@@ -170,7 +179,7 @@ def _version(dist: str) -> str | None:
 
 
 def _run_backend(
-    url: str | None, *, photos: Path, sessions: int, turns: int, duration_s: float, progress: Any
+    url: str | None, *, photos: Path, sessions: int, turns: int, duration_s: float, servers: int, progress: Any
 ) -> BackendLoad:
     from agent.apikeys import KeyRing
     from agent.server.launch import running_server
@@ -200,17 +209,25 @@ def _run_backend(
         _step(progress, f"{backend}: provisioning (an operator key; {SUBJECT}'s consent and template)")
         _, key = KeyRing.of(settings).add("load", "operator", actor="facegate eval load")
         _provision(env, photos / ENROLLED)
-        _step(progress, f"{backend}: starting langgraph dev")
-        with running_server(Path(scratch) / "server", env=env, jobs_per_worker=max(sessions, 1)) as server:
-            _step(progress, f"{backend}: server up in {server.started_in_s:.1f} s; warming up (face models load)")
-            result = asyncio.run(_drive(server.url, key, plan, duration_s, progress, backend))
-        waits, runs = server_run_times(server.log_path.read_text(errors="replace"))
+        _step(progress, f"{backend}: starting langgraph dev x{servers}")
+        with contextlib.ExitStack() as stack:
+            started = [
+                stack.enter_context(running_server(Path(scratch) / f"server{n}", env=env, jobs_per_worker=sessions))
+                for n in range(servers)
+            ]
+            _step(progress, f"{backend}: {servers} server(s) up; warming up (face models load)")
+            result = asyncio.run(_drive([s.url for s in started], key, plan, duration_s, progress, backend))
+        waits: list[float] = []
+        runs: list[float] = []
+        for server in started:  # each server's warm-up run is left out
+            w, r = server_run_times(server.log_path.read_text(errors="replace"))
+            waits, runs = waits + w[1:], runs + r[1:]
         database = str(settings.resolved_db_path) if backend == "sqlite" else redact_url(url or "")
         rows, intact = _audit_figures(env)
         return BackendLoad(
-            backend=backend, database=database, server_start_s=round(server.started_in_s, 2), audit_rows=rows,
-            audit_intact=intact, server_queue_wait=latency_of(waits[1:]), server_execution=latency_of(runs[1:]),
-            **result,
+            backend=backend, database=database, servers=servers, audit_rows=rows, audit_intact=intact,
+            server_start_s=round(max(s.started_in_s for s in started), 2), server_queue_wait=latency_of(waits),
+            server_execution=latency_of(runs), **result,
         )  # fmt: skip
 
 
@@ -320,14 +337,15 @@ def _classify(kind: str, values: Any) -> tuple[str | None, str | None]:
 
 
 async def _drive(
-    url: str, key: str, plan: list[list[Turn]], duration_s: float, progress: Any, backend: str
+    urls: Sequence[str], key: str, plan: list[list[Turn]], duration_s: float, progress: Any, backend: str
 ) -> dict[str, Any]:
     from langgraph_sdk import get_client
 
-    client = get_client(url=url, api_key=key, timeout=(10.0, 300.0, 300.0, 10.0))  # connect, read, write, pool
+    # connect, read, write, pool timeouts; one client per server, session i talks to server i mod n
+    clients = [get_client(url=url, api_key=key, timeout=(10.0, 300.0, 300.0, 10.0)) for url in urls]
     context = {"purpose": PURPOSE}
 
-    async def one_turn(kind: str, given: dict[str, Any]) -> tuple[str, float, Any]:
+    async def one_turn(client: Any, kind: str, given: dict[str, Any]) -> tuple[str, float, Any]:
         started = time.perf_counter()
         thread = await client.threads.create()
         values = await client.runs.wait(thread["thread_id"], "facegate", input=given, context=context,
@@ -335,9 +353,12 @@ async def _drive(
         return kind, (time.perf_counter() - started) * 1000, values
 
     warmup, *sessions = plan
-    _, warmup_ms, warm = await one_turn(*warmup[0])
-    if _classify("verification", warm)[1] is not None:
-        raise EvalError(f"the warm-up turn failed on {backend}: {_classify('verification', warm)[1]}")
+    warmups = []
+    for client in clients:  # every server loads its face models before the clock starts
+        _, warmup_ms, warm = await one_turn(client, *warmup[0])
+        if _classify("verification", warm)[1] is not None:
+            raise EvalError(f"the warm-up turn failed on {backend}: {_classify('verification', warm)[1]}")
+        warmups.append(warmup_ms)
 
     total = sum(len(turns) for turns in sessions)
     deadline = time.monotonic() + duration_s
@@ -348,14 +369,14 @@ async def _drive(
     done = 0
     stopped = False
 
-    async def session(turns: list[Turn]) -> None:
+    async def session(client: Any, turns: list[Turn]) -> None:
         nonlocal done, stopped
         for turn in turns:
             if time.monotonic() >= deadline:
                 stopped = True
                 return
             try:
-                kind, ms, values = await one_turn(*turn)
+                kind, ms, values = await one_turn(client, *turn)
             except Exception as exc:  # a failed request is a result of the load test, counted by kind
                 errors[type(exc).__name__] += 1
                 continue
@@ -372,13 +393,13 @@ async def _drive(
                 progress(f"{backend}: turns", done, total)
 
     loaded = time.perf_counter()
-    await asyncio.gather(*(session(turns) for turns in sessions))
+    await asyncio.gather(*(session(clients[i % len(clients)], turns) for i, turns in enumerate(sessions)))
     wall = time.perf_counter() - loaded
     return {
         "sessions": len(sessions), "turns_requested": total, "turns_done": done, "errors": sum(errors.values()),
         "error_kinds": dict(errors), "outcomes": dict(outcomes), "wall_s": round(wall, 2),
         "throughput_per_s": round(len(latencies) / wall, 3) if wall > 0 else 0.0, "latency": latency_of(latencies),
-        "verification_latency": latency_of(verification), "warmup_ms": round(warmup_ms, 1),
+        "verification_latency": latency_of(verification), "warmup_ms": round(max(warmups), 1),
         "stopped_by_deadline": stopped,
     }  # fmt: skip
 
@@ -398,7 +419,7 @@ def render_markdown(report: LoadReport) -> str:
         f"(limit {report.duration_limit_s:g} s), {report.cpus} CPUs, Python {report.python}, "
         f"langgraph-api {report.langgraph_api}.",
         "",
-        "| | " + " | ".join(c.backend for c in cols) + " |",
+        "| | " + " | ".join(c.backend + (f" x{c.servers} servers" if c.servers > 1 else "") for c in cols) + " |",
         "| --- | " + " | ".join("---" for _ in cols) + " |",
         row("turns done / requested", [f"{c.turns_done}/{c.turns_requested}" for c in cols]),
         row("errors", [c.errors for c in cols]),

@@ -128,3 +128,18 @@ def test_a_small_load_runs_against_a_real_server(tmp_path: Path) -> None:
     assert sqlite.audit_intact is True and sqlite.audit_rows is not None and sqlite.audit_rows > 6
     saved = json.loads((tmp_path / "load.json").read_text())
     assert saved["backends"][0]["turns_done"] == 6 and (tmp_path / "load.md").exists()
+
+
+def test_more_servers_than_sessions_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(EvalError, match="3 servers for 2 sessions"):
+        run_load(photos=tmp_path, sessions=2, turns=1, servers=[3], out=tmp_path)
+
+
+@pytest.mark.slow
+def test_two_servers_share_one_database_and_one_chain(tmp_path: Path) -> None:
+    report = run_load(photos=ensure_photos(), sessions=2, turns=2, duration_s=120, servers=[2], out=tmp_path)
+    [both] = report.backends
+    assert both.servers == 2 and both.errors == 0 and both.turns_done == 4, both.error_kinds
+    # two warm-ups (one per server) and four turns, every one audited in the one chain both servers append to
+    assert both.audit_intact is True and both.audit_rows is not None and both.audit_rows > 6
+    assert "sqlite x2 servers" in (tmp_path / "load.md").read_text()
