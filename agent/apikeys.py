@@ -25,7 +25,7 @@ import os
 import re
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -58,6 +58,7 @@ __all__ = [
     "Role",
     "authenticate",
     "key_fingerprint",
+    "presented_key",
 ]
 
 
@@ -103,6 +104,17 @@ class _KeyFile(BaseModel):
 
     version: Literal[1] = 1
     keys: list[ApiKey] = Field(default_factory=list)
+
+
+def presented_key(headers: Mapping[bytes, bytes]) -> str | None:
+    """The key an HTTP request presents (ASGI header names, lower-case): a Bearer token, else an X-Api-Key
+    header. Shared by every network door (the LangGraph server's auth hook, MCP over HTTP)."""
+    authorization = headers.get(b"authorization", b"").decode("latin-1").strip()
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    api_key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
+    return api_key or None
 
 
 def key_fingerprint(presented: str) -> str:

@@ -52,6 +52,11 @@ class Settings(EngineSettings):
     gemini_max_backoff_s: float = Field(30.0, gt=0)
     actor: str = Field(default_factory=_default_actor, description="Who is operating; recorded in the audit log.")
     max_turn_steps: int = Field(8, ge=1, description="Tool rounds allowed in one turn before the agent stops.")
+    # MCP over streamable HTTP (facegate mcp serve --transport http): calls still run one at a time, so more
+    # sessions only queue; the cap bounds what waiting clients can hold (each request up to two images' base64).
+    mcp_http_max_sessions: int = Field(
+        8, ge=1, le=1000, description="MCP over HTTP: sessions open at once, and requests being served at once."
+    )
     log_level: str = "WARNING"
     log_json: bool | None = Field(None, description="JSON logs; default: JSON when stderr is not a terminal.")
 

@@ -127,8 +127,9 @@ def _provenance_cmd(args: argparse.Namespace) -> int:
     return _provenance(args)
 
 
-@ev.command("mcp", help="per-call overhead of the MCP server (stdio) against the same calls in process")
+@ev.command("mcp", help="per-call overhead of the MCP server (stdio or HTTP) against the same calls in process")
 @click.option("--repeats", type=_POSITIVE, default=30, help="calls of each kind (default 30)")
+@click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio", help="the server's transport")
 @click.option("--photos", type=PATH, help="cache of the package photos (default: <home>/sample-photos)")
 @click.option("--out", type=PATH, help="folder for mcp.json and mcp.md (default: print only)")
 @click.option("--json", is_flag=True, help="print the report as JSON on stdout")
@@ -139,7 +140,8 @@ def _mcp_cmd(args: argparse.Namespace) -> int:
     from evals.mcp_bench import run_mcp_bench, summary
 
     settings = load_settings(args)
-    report = run_mcp_bench(settings, photos=args.photos or settings.home / "sample-photos", repeats=args.repeats)
+    photos = args.photos or settings.home / "sample-photos"
+    report = run_mcp_bench(settings, photos=photos, repeats=args.repeats, transport=args.transport)
     text = summary(report)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -147,7 +149,8 @@ def _mcp_cmd(args: argparse.Namespace) -> int:
         (args.out / "mcp.md").write_text(text + "\n", encoding="utf-8")
     overhead = {e.mode: {c.call: c.overhead_ms for c in e.calls} for e in report.eras}
     record_eval_run(settings, eval_kind="mcp", dataset_sha256=report.photos_sha256,
-                    summary={"repeats": report.repeats, "mcp_layer_ms": overhead})  # fmt: skip
+                    summary={"repeats": report.repeats, "transport": report.transport,
+                             "mcp_layer_ms": overhead})  # fmt: skip
     return _finish(args, report, text)
 
 

@@ -1,7 +1,8 @@
 """``facegate eval mcp``: what the MCP layer costs per call, tool time excluded.
 
 A throwaway home (the configured home's weights linked in; obama consented and enrolled for ``mfa`` from the
-package photos) is served by a real ``facegate mcp serve`` process over stdio, and a real client from the ``mcp``
+package photos) is served by a real ``facegate mcp serve`` process over stdio (or, ``--transport http``, over
+streamable HTTP on a free loopback port with an operator key of its own), and a real client from the ``mcp``
 SDK times round trips. Each round trip is paired with the same call made in this process without MCP, through
 :class:`agent.mcp.service.GatedTools` (argument checks, image load, gate, audit rows, rendering), and for a
 verification also straight through :class:`agent.graph.gate.ToolGate` (load, admit, run, forget: what an SDK
@@ -19,22 +20,28 @@ runs; nothing here asserts a threshold.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from pydantic import BaseModel
+
+from evals.errors import EvalError
 
 if TYPE_CHECKING:
     from agent.mcp.service import GatedTools
     from agent.settings import Settings
 
+Transport = Literal["stdio", "http"]
 PURPOSE = "mfa"
 SUBJECT = "obama"
 
@@ -65,11 +72,12 @@ class Era(BaseModel):
 
 class McpBench(BaseModel):
     repeats: int
+    transport: Transport = "stdio"
     photos_sha256: str  # of the enrolment photo and the probe, in that order
     eras: list[Era]
 
 
-def run_mcp_bench(settings: Settings, *, photos: Path, repeats: int = 30) -> McpBench:
+def run_mcp_bench(settings: Settings, *, photos: Path, repeats: int = 30, transport: Transport = "stdio") -> McpBench:
     """Time MCP round trips against in-process calls (see the module docstring)."""
     import anyio
 
@@ -86,9 +94,9 @@ def run_mcp_bench(settings: Settings, *, photos: Path, repeats: int = 30) -> Mcp
         probe.write_bytes(sample_photo("obama2.jpg", photos).read_bytes())
         enrol.write_bytes(sample_photo("obama.jpg", photos).read_bytes())
         local = _provision(settings, home, enrol, images)
-        eras = [anyio.run(_era, local, probe, repeats, mode) for mode in ("legacy", "auto")]
+        eras = [anyio.run(_era, local, probe, repeats, mode, transport) for mode in ("legacy", "auto")]
         digest = hashlib.sha256(b"".join(hashlib.sha256(p.read_bytes()).digest() for p in (enrol, probe)))
-    return McpBench(repeats=repeats, photos_sha256=digest.hexdigest(), eras=eras)
+    return McpBench(repeats=repeats, photos_sha256=digest.hexdigest(), transport=transport, eras=eras)
 
 
 def _provision(settings: Settings, home: Path, enrol: Path, images: Path) -> Settings:
@@ -111,25 +119,66 @@ def _provision(settings: Settings, home: Path, enrol: Path, images: Path) -> Set
     return local
 
 
-async def _era(settings: Settings, probe: Path, repeats: int, mode: str) -> Era:
+async def _era(settings: Settings, probe: Path, repeats: int, mode: str, transport: Transport) -> Era:
+    started = time.perf_counter()
+    async with _client(settings, mode, transport) as client:
+        await client.list_tools()
+        start_ms = round((time.perf_counter() - started) * 1000, 1)
+        listing = [await _atimed(lambda: client.list_tools(cache_mode="refresh")) for _ in range(repeats)]
+        timings = await _calls(settings, client, probe, repeats)
+        return Era(mode=mode, protocol_version=client.protocol_version, server_start_ms=start_ms,
+                   list_tools_ms=_median(listing), calls=timings)  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def _client(settings: Settings, mode: str, transport: Transport) -> AsyncIterator[Any]:
+    """A real server process and a real SDK client connected to it (over HTTP: with an operator key of its own,
+    on a free loopback port)."""
     from mcp import Client, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
     assert settings.allowed_image_dirs
     command = [sys.executable, "-m", "agent.cli.main", "mcp", "serve", "--purpose", PURPOSE,
                "--image-dir", str(settings.allowed_image_dirs[0]), "--actor", "bench"]  # fmt: skip
-    params = StdioServerParameters(command=command[0], args=command[1:], env={"FACEGATE_HOME": str(settings.home)})
     # the server's stderr goes to a file next to its home (the SDK's default, sys.stderr, may have no fileno)
-    with (settings.home.parent / f"server-{mode}.log").open("w", encoding="utf-8") as errlog:
-        client = Client(stdio_client(params, errlog=errlog), mode=mode)
-        started = time.perf_counter()
-        async with client:
-            await client.list_tools()
-            start_ms = round((time.perf_counter() - started) * 1000, 1)
-            listing = [await _atimed(lambda: client.list_tools(cache_mode="refresh")) for _ in range(repeats)]
-            timings = await _calls(settings, client, probe, repeats)
-            return Era(mode=mode, protocol_version=client.protocol_version, server_start_ms=start_ms,
-                       list_tools_ms=_median(listing), calls=timings)  # fmt: skip
+    with (settings.home.parent / f"server-{transport}-{mode}.log").open("w", encoding="utf-8") as errlog:
+        if transport == "stdio":
+            env = {"FACEGATE_HOME": str(settings.home)}
+            params = StdioServerParameters(command=command[0], args=command[1:], env=env)
+            async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:
+                yield client
+            return
+        async with _http_client(settings, command, mode, errlog) as client:
+            yield client
+
+
+@contextlib.asynccontextmanager
+async def _http_client(settings: Settings, command: list[str], mode: str, errlog: TextIO) -> AsyncIterator[Any]:
+    import anyio.to_thread
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    from agent.apikeys import KeyRing
+
+    _, key = KeyRing.of(settings).add(f"bench-{mode}", "operator", actor="bench")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACEGATE_")} | {"FACEGATE_HOME": str(settings.home)}
+    server = subprocess.Popen([*command, "--transport", "http", "--port", "0"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=errlog, env=env)  # fmt: skip
+    try:
+        assert server.stdout is not None
+        url = (await anyio.to_thread.run_sync(server.stdout.readline)).decode().strip()
+        if not url:
+            raise EvalError(f"the HTTP server did not start (exit {server.wait()}); see {errlog.name}")
+        headers = {"Authorization": f"Bearer {key}"}
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300)) as http,
+            Client(streamable_http_client(url, http_client=http), mode=mode) as client,  # type: ignore[arg-type]
+        ):
+            yield client
+    finally:
+        server.terminate()
+        server.wait(60)
 
 
 async def _calls(settings: Settings, client: Any, probe: Path, repeats: int) -> list[CallTiming]:
@@ -221,7 +270,7 @@ def _median(values: list[float]) -> float:
 
 
 def summary(report: McpBench) -> str:
-    lines = [f"MCP over stdio, medians of {report.repeats} paired calls (ms)"]
+    lines = [f"MCP over {report.transport}, medians of {report.repeats} paired calls (ms)"]
     for era in report.eras:
         lines += [
             "",

@@ -32,6 +32,7 @@ UNREACHABLE = {
     "tool.not_runnable": "the unrunnable tools' capabilities are refused first by the prohibition rules",
     "consent_lookup.no_face": "consent_status takes no image and a well-formed subject id, else tool.invalid_arguments",
     "graph.no_allow_decision": "the graph reaches the tools node only after an allow for that call id",
+    "access.role_not_permitted": "scenarios run through the SDK, which no API key stands in front of",
 }  # fmt: skip
 SUITES = sorted(DEFAULT_SUITE.parent.glob("*.yaml"))  # every shipped suite (agent_default, provenance, people)
 

@@ -13,10 +13,12 @@ writes its audit rows before the server exits.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import anyio
@@ -41,14 +43,28 @@ log = get_logger(__name__)
 
 SERVER_NAME = "facegate"
 SessionOf = Callable[[ServerRequestContext[Any, Any]], "Session"]
+Forbidden = Callable[[ServerRequestContext[Any, Any]], "Refusal | None"]
+"""Whether a request's caller may not call tools at all (an auditor's key over HTTP): the refusal, or None."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a caller may not call tools: the access rule and the reason, as audited and told to the host."""
+
+    rule_id: str
+    reason: str
+
 
 _READ_ONLY = types.ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=False
 )  # every call writes audit rows, so not idempotent; nothing else changes
 
 
-def build_server(tools: GatedTools, session_of: SessionOf, *, version: str = "") -> Server[Any]:
-    """The SDK server offering ``tools``; ``session_of`` names the facegate session of a request's connection."""
+def build_server(
+    tools: GatedTools, session_of: SessionOf, *, version: str = "", forbidden: Forbidden | None = None
+) -> Server[Any]:
+    """The SDK server offering ``tools``; ``session_of`` names the facegate session of a request's connection;
+    ``forbidden`` (HTTP) refuses, audited, every call of a caller whose role may not call tools."""
     listing = types.ListToolsResult(
         tools=[
             types.Tool(
@@ -71,8 +87,14 @@ def build_server(tools: GatedTools, session_of: SessionOf, *, version: str = "")
         ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         session = session_of(ctx)
+        refusal = forbidden(ctx) if forbidden is not None else None
         try:
-            report = await anyio.to_thread.run_sync(tools.call, session, params.name, params.arguments)
+            if refusal is not None:  # before the arguments are read: nothing of them is loaded or audited
+                report = await anyio.to_thread.run_sync(
+                    functools.partial(tools.forbid, session, params.name, refusal.reason, rule_id=refusal.rule_id)
+                )
+            else:
+                report = await anyio.to_thread.run_sync(tools.call, session, params.name, params.arguments)
         except FacegateError as exc:  # the store failed, say: no result to give, and no tool result to fake
             log.error("mcp.call_failed", code=exc.code, tool=params.name[:100], session=session.session_id)
             raise MCPError(code=types.INTERNAL_ERROR, message=f"{exc.code}: {_one_line(exc.message)}") from exc
@@ -248,4 +270,13 @@ async def serve_stdio(tools: GatedTools, session: Session, *, version: str = "")
         raw.close()
 
 
-__all__ = ["SERVER_NAME", "AuditMalformedCalls", "BoundedLines", "build_server", "serve_stdio", "tool_result"]
+__all__ = [
+    "SERVER_NAME",
+    "AuditMalformedCalls",
+    "BoundedLines",
+    "Forbidden",
+    "Refusal",
+    "build_server",
+    "serve_stdio",
+    "tool_result",
+]

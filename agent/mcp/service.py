@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue
 
-from agent.errors import ImageInputError, PolicyError, UnknownPurpose
+from agent.errors import ImageInputError, PolicyDenied, PolicyError, UnknownPurpose
 from agent.graph.attach import load_checked, provenance_required
 from agent.graph.gate import Allowed, AskConsent, ToolGate
-from agent.graph.messages import PROBE, ImageHandle, ToolCall, ToolOutcome
+from agent.graph.messages import PROBE, DecisionRecord, ImageHandle, ToolCall, ToolOutcome
 from agent.graph.state import Session
 from agent.graph.toolset.registry import ToolRegistry
 from agent.logging import get_logger
@@ -105,9 +105,10 @@ class GatedTools:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
 
-    def session(self, session_id: str | None = None) -> Session:
-        """A session of this server (one per MCP connection). Nobody is present to be asked for consent."""
-        return Session(purpose=self.purpose, session_id=session_id or new_session_id(), actor=self.actor)
+    def session(self, session_id: str | None = None, *, actor: str | None = None) -> Session:
+        """A session of this server (one per MCP connection). Nobody is present to be asked for consent. ``actor``:
+        who the calls are audited as when not the operator who launched the server (over HTTP: the key's name)."""
+        return Session(purpose=self.purpose, session_id=session_id or new_session_id(), actor=actor or self.actor)
 
     # --- listing -------------------------------------------------------------------------------------------
 
@@ -174,6 +175,27 @@ class GatedTools:
         the host's values."""
         call = ToolCall(id=call_id or f"mcp-{next(self._ids)}", name=tool[:100])
         return self._report(self.gate.refuse_malformed(call, session, message), [])
+
+    def forbid(self, session: Session, tool: str, reason: str, *, rule_id: str) -> CallReport:
+        """Refuse and audit a call its caller may not make at all (an auditor's API key: ``rule_id`` is an access
+        rule), before its arguments are even read. ``tool`` is the host's text: bounded, and ``reason`` must
+        not quote it."""
+        with self._lock:
+            call = ToolCall(id=f"mcp-{next(self._ids)}", name=tool[:100])
+            policy_hash = self.deps.policy.hash
+            entry = self.deps.audit.refusal(
+                actor=session.actor, session_id=session.session_id, purpose=session.purpose, tool=call.name,
+                call_id=call.id, reason=reason[:300], rule_id=rule_id, policy_hash=policy_hash,
+            )  # fmt: skip
+        decision = DecisionRecord(
+            outcome="deny", rule_id=rule_id, reason=reason, policy_hash=policy_hash, call_id=call.id, tool=call.name,
+            audit_id=entry.audit_id,
+        )  # fmt: skip
+        outcome = ToolOutcome(
+            call_id=call.id, tool=call.name, status="denied", decision=decision, error_code=PolicyDenied.code,
+            error=reason, audit_ids=[entry.audit_id],
+        )  # fmt: skip
+        return self._report(outcome, [])
 
     def _decide_and_run(
         self,

@@ -49,6 +49,7 @@ LIVENESS_REPLAYED = "liveness.nonce_replayed"
 PURPOSE_CONVERSATION_MISMATCH = "purpose.conversation_mismatch"
 CONSENT_LOOKUP_NOT_PICTURED = "consent_lookup.not_pictured"
 BYSTANDERS_NOT_SINGLED_OUT = "bystanders.not_singled_out"
+ACCESS_ROLE_NOT_PERMITTED = "access.role_not_permitted"
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -285,6 +286,18 @@ RUNTIME_RULES: tuple[Rule, ...] = (
     ),
 )
 
-ALL_RULES: tuple[Rule, ...] = RULES + GRAPH_RULES + RUNTIME_RULES
+# Rules a network door enforces before a call reaches policy: what the caller's API key may do (the MCP server
+# over HTTP; agent/mcp/http.py). decide() never sees the key: purpose and consent do not depend on who asks.
+ACCESS_RULES: tuple[Rule, ...] = (
+    Rule(
+        id=ACCESS_ROLE_NOT_PERMITTED,
+        outcome="deny",
+        anchor="GDPR Art. 5(1)(f), Art. 32",
+        description="Only an operator key may call a tool over a network door; an auditor key may list the tools "
+        "and read the audit log, and runs nothing.",
+    ),
+)
+
+ALL_RULES: tuple[Rule, ...] = RULES + GRAPH_RULES + RUNTIME_RULES + ACCESS_RULES
 
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph_sdk import Auth
 
+from agent.apikeys import presented_key
 from agent.graph.state import ROLE_PERMISSION
 from agent.server.admission import Refused, check_run
 
@@ -50,16 +51,6 @@ def _ring() -> KeyRing:
 
 def _lookup(key: str | None) -> Principal | None:
     return _ring().authenticate(key)
-
-
-def presented_key(headers: Mapping[bytes, bytes]) -> str | None:
-    """The key a request presents: a Bearer token, else an X-Api-Key header."""
-    authorization = headers.get(b"authorization", b"").decode("latin-1").strip()
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    api_key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
-    return api_key or None
 
 
 @auth.authenticate
