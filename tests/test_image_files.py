@@ -153,7 +153,9 @@ def test_a_file_rewritten_while_it_is_loaded_gives_its_content_or_a_typed_error(
 ) -> None:
     path = tmp_path / "face.png"
     contents = [_png((0, 0, 0)), _png((255, 255, 255)) + b"\0" * 5000]  # two sizes: truncations show
-    digests = {hashlib.sha256(c).hexdigest() for c in contents}
+    # What a reader may get: a state the file really was in, each version or one of them part written (the
+    # writer's write() lands in several system calls). Never bytes of two versions: a torn read is refused.
+    digests = {hashlib.sha256(c[:n]).hexdigest() for c in contents for n in range(1, len(c) + 1)}
     path.write_bytes(contents[0])
     stop = threading.Event()
 
@@ -204,3 +206,38 @@ def test_symlinks_inside_the_allowed_folders_still_work(tmp_path: Path) -> None:
     confined = EngineSettings(home=tmp_path / "home", allowed_image_dirs=[allowed])
     assert load_image(allowed / "alias" / "face.png", confined).sha256 == hashlib.sha256(data).hexdigest()
     assert sha256_of(allowed / "alias" / "face.png", confined) == hashlib.sha256(data).hexdigest()
+
+
+def test_a_torn_read_is_refused_even_when_size_and_mtime_look_unchanged(tmp_path: Path) -> None:
+    """A file rewritten in place between two chunks of a read, to the same size and within one tick of the kernel's
+    coarse clock (simulated by putting the mtime back), keeps size and mtime: the second read catches it."""
+    path = tmp_path / "big.bin"
+    old, new = b"a" * (2 * images._CHUNK), b"b" * (2 * images._CHUNK)
+    path.write_bytes(old)
+
+    class Rewritten:
+        """The opened file; after its first chunk, someone rewrites the file in place."""
+
+        def __init__(self) -> None:
+            self.fh = open(path, "rb")  # noqa: SIM115 - closed below
+            self.reads = 0
+
+        def fileno(self) -> int:
+            return self.fh.fileno()
+
+        def read(self, n: int) -> bytes:
+            self.reads += 1
+            if self.reads == 2:
+                st = os.stat(path)
+                with open(path, "r+b") as out:
+                    out.write(new)
+                os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+            return self.fh.read(n)
+
+    torn = Rewritten()
+    try:
+        with pytest.raises(ImageChanged):
+            images._read_all(torn, os.fstat(torn.fileno()), "big.bin")  # type: ignore[arg-type]
+    finally:
+        torn.fh.close()
+    assert torn.reads >= 2  # the rewrite happened mid-read

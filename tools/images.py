@@ -339,11 +339,16 @@ def _read_all(fh: io.RawIOBase | io.BufferedIOBase, st: os.stat_result, name: st
             chunks.append(chunk)
             total += len(chunk)
         after = os.fstat(fh.fileno())
+        data = b"".join(chunks)
+        # The kernel stamps mtime from a coarse clock (a few ms): a file truncated and rewritten in place to the same
+        # size within one tick keeps size and mtime, and a read that spanned it holds parts of two versions. Reading
+        # it again and comparing catches that torn read (from the page cache, this costs little).
+        again = os.pread(fh.fileno(), st.st_size + 1, 0) if total == st.st_size else data
     except OSError as exc:
         raise ImageUnreadable(f"cannot read image file: {name} ({exc.strerror or exc})", path=name) from exc
-    if total != st.st_size or (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+    if total != st.st_size or (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns) or again != data:
         raise ImageChanged(f"image file changed while it was read: {name}", path=name)
-    return b"".join(chunks)
+    return data
 
 
 def _check_byte_count(size: int, settings: EngineSettings) -> None:
