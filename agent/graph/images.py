@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from agent.graph.attach import load_checked, provenance_required
-from agent.graph.messages import ImageHandle
+from agent.graph.messages import ImageHandle, Turn
+from agent.graph.state import AgentState
 
 if TYPE_CHECKING:
     from agent.graph.deps import AgentDeps
@@ -55,6 +56,38 @@ def register_images(
         if handle not in attached:
             attached.append(handle)
     return Registered(handles, attached, reports)
+
+
+def new_turn_state(
+    previous: AgentState,
+    registered: Registered,
+    *,
+    purpose: str,
+    session_id: str,
+    human_present: bool,
+    text: str,
+    before: Sequence[Turn] = (),
+) -> AgentState:
+    """The state a new turn starts from: the thread's images with those attached now, their provenance reports
+    (an image attached again, in a new process say, is checked again: the newer report stands), the person's
+    message after ``before`` (turns to record first, e.g. a question declined by this new message), and the
+    per-turn channels reset. The SDK's runner and the server's intake node both start turns with it."""
+    start: AgentState = {
+        "purpose": purpose,
+        "session_id": session_id,
+        "human_present": human_present,
+        "images": registered.handles,
+        "provenance": {**(previous.get("provenance") or {}), **registered.provenance},
+        "transcript": [*before, Turn(role="user", text=text, images=registered.attached)],
+        "pending": [],
+        "allowed": {},
+        "steps": 0,
+        "awaiting": None,
+        "consent_answer": None,
+    }
+    if "shared" not in previous:
+        start["shared"] = []
+    return start
 
 
 def forget_probes(deps: AgentDeps, handles: Sequence[ImageHandle]) -> int:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from agent.errors import ErasedDuringTurn, FacegateError, UserError
 from agent.graph.consent_record import record_or_decline
-from agent.graph.messages import Turn
+from agent.graph.images import new_turn_state
 from agent.graph.state import AgentState, ConsentQuestion, ConsentReply
 from agent.sdk.events import (
     AgentEvent,
@@ -129,22 +129,8 @@ class TurnRunner:
             entry = self.deps.audit.images_attached(
                 actor=self.deps.settings.actor, session_id=thread_id, purpose=purpose, images=[h.ref for h in attached]
             )
-            start: AgentState = {
-                "purpose": purpose,
-                "session_id": thread_id,
-                "human_present": human_present,
-                "images": registered.handles,
-                # an image attached again (in a new process, say) is checked again: the newer report stands
-                "provenance": {**(values.get("provenance") or {}), **registered.provenance},
-                "transcript": [Turn(role="user", text=text, images=attached)],
-                "pending": [],
-                "allowed": {},
-                "steps": 0,
-                "awaiting": None,
-                "consent_answer": None,
-            }
-            if "shared" not in values:
-                start["shared"] = []
+            start = new_turn_state(values, registered, purpose=purpose, session_id=thread_id,
+                               human_present=human_present, text=text)  # fmt: skip
         audit_id = entry.audit_id if entry is not None else None
         yield UserEvent(thread_id=thread_id, text=text, images=attached, audit_id=audit_id)
         yield from self.drive(start, thread_id, purpose, handler, end, turn_seq=turn_seq)

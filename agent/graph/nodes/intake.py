@@ -18,10 +18,10 @@ from pydantic import ValidationError
 
 from agent.errors import FacegateError, PathNotAllowed, RunInputError, UnknownPurpose, UserError
 from agent.graph.gate import Rejected, ToolGate
-from agent.graph.images import register_images
+from agent.graph.images import new_turn_state, register_images
 from agent.graph.messages import Turn
 from agent.graph.server_state import ImageAttachment, ServerState, problems
-from agent.graph.state import ConsentReply, Session, caller_of, images_of, run_context
+from agent.graph.state import AgentState, ConsentReply, Session, caller_of, images_of, run_context
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,16 +35,16 @@ if TYPE_CHECKING:
 MAX_TEXT = 20_000
 
 
-def make_intake_node(deps: AgentDeps) -> Callable[..., ServerState]:
+def make_intake_node(deps: AgentDeps) -> Callable[..., AgentState]:
     gate = ToolGate(deps)
 
-    def intake(state: ServerState, config: RunnableConfig, runtime: Runtime[RunContext]) -> ServerState:
+    def intake(state: ServerState, config: RunnableConfig, runtime: Runtime[RunContext]) -> AgentState:
         try:
             return start_turn(state, config, runtime)
         except FacegateError as exc:  # the caller's input: the message must reach them (see RunInputError)
             raise RunInputError.of(exc) from exc
 
-    def start_turn(state: ServerState, config: RunnableConfig, runtime: Runtime[RunContext]) -> ServerState:
+    def start_turn(state: ServerState, config: RunnableConfig, runtime: Runtime[RunContext]) -> AgentState:
         try:
             context = run_context(runtime.context)
         except ValidationError as exc:
@@ -73,26 +73,18 @@ def make_intake_node(deps: AgentDeps) -> Callable[..., ServerState]:
         registered = register_images(
             deps, [(a.path, a.subject) for a in attachments], images_of(state), purpose=purpose
         )
-        attached = registered.attached
         deps.audit.images_attached(
-            actor=session.actor, session_id=thread_id, purpose=purpose, images=[h.ref for h in attached]
+            actor=session.actor, session_id=thread_id, purpose=purpose, images=[h.ref for h in registered.attached]
         )
-        update: ServerState = {
-            "purpose": purpose,
-            "session_id": thread_id,
-            "human_present": context.human_present,
-            "images": registered.handles,
-            "provenance": {**state.get("provenance", {}), **registered.provenance},
-            "transcript": [*declined, Turn(role="user", text=text, images=attached)],
-            "pending": [],
-            "allowed": {},
-            "steps": 0,
-            "awaiting": None,
-            "consent_answer": None,
-        }
-        if "shared" not in state:
-            update["shared"] = []
-        return update
+        return new_turn_state(
+            state,
+            registered,
+            purpose=purpose,
+            session_id=thread_id,
+            human_present=context.human_present,
+            text=text,
+            before=declined,
+        )
 
     return intake
 
